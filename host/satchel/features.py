@@ -1,0 +1,1 @@
+"""Importing this registers the optional feature modules' actions in the message table."""

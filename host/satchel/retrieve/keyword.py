@@ -1,0 +1,188 @@
+"""BM25 over an in-memory inverted index with numpy postings.
+
+Postings live in a few immutable CSR segments (term offsets + row ids + term weights) plus a small write buffer of
+Python lists, so a new chunk is searchable the moment it is added. When the buffer fills it becomes a segment;
+segments of similar size are merged (a binary-counter policy), which keeps the segment count logarithmic and the
+amortised cost per posting small. Removal filters postings out immediately, and terms no document uses any more
+leave the vocabulary: forgotten text leaves no trace in memory.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+BUFFER_POSTINGS = 50_000
+
+
+@dataclass(slots=True)
+class _Segment:
+    offsets: np.ndarray  # int64 (n_terms_at_build + 1,)
+    rows: np.ndarray  # int32
+    weights: np.ndarray  # float32 (term frequency, prefix occurrences weighted)
+
+    def __len__(self) -> int:
+        return int(self.rows.size)
+
+    def postings(self, term: int) -> tuple[np.ndarray, np.ndarray] | None:
+        if term + 1 >= self.offsets.size:
+            return None
+        lo, hi = self.offsets[term], self.offsets[term + 1]
+        if lo == hi:
+            return None
+        return self.rows[lo:hi], self.weights[lo:hi]
+
+    def coo(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        terms = np.repeat(np.arange(self.offsets.size - 1, dtype=np.int32), np.diff(self.offsets))
+        return terms, self.rows, self.weights
+
+
+def _build(terms: np.ndarray, rows: np.ndarray, weights: np.ndarray, n_terms: int) -> _Segment:
+    order = np.argsort(terms, kind="stable")
+    counts = np.bincount(terms, minlength=n_terms)
+    offsets = np.zeros(n_terms + 1, dtype=np.int64)
+    np.cumsum(counts, out=offsets[1:])
+    return _Segment(offsets, rows[order].astype(np.int32), weights[order].astype(np.float32))
+
+
+class KeywordIndex:
+    """Term postings keyed by integer term ids; rows are owned by the caller."""
+
+    def __init__(self) -> None:
+        self.vocab: dict[str, int] = {}
+        self._free_ids: list[int] = []
+        self.df = np.zeros(1024, dtype=np.int32)  # live postings per term id
+        self._segments: list[_Segment] = []
+        self._buf: dict[int, tuple[list[int], list[float]]] = {}
+        self._buf_size = 0
+
+    # -- vocabulary -------------------------------------------------------------------------------------------
+    def _term_id(self, term: str) -> int:
+        tid = self.vocab.get(term)
+        if tid is None:
+            tid = self._free_ids.pop() if self._free_ids else len(self.vocab)
+            self.vocab[term] = tid
+            if tid >= self.df.size:
+                self.df = np.concatenate([self.df, np.zeros(self.df.size, dtype=np.int32)])
+        return tid
+
+    @property
+    def n_term_ids(self) -> int:
+        return len(self.vocab) + len(self._free_ids)
+
+    def lookup(self, term: str) -> int | None:
+        return self.vocab.get(term)
+
+    # -- writing ----------------------------------------------------------------------------------------------
+    def add(self, row: int, weighted_terms: dict[str, float]) -> None:
+        for term, weight in weighted_terms.items():
+            tid = self._term_id(term)
+            entry = self._buf.get(tid)
+            if entry is None:
+                self._buf[tid] = ([row], [weight])
+            else:
+                entry[0].append(row)
+                entry[1].append(weight)
+            self.df[tid] += 1
+        self._buf_size += len(weighted_terms)
+        if self._buf_size >= BUFFER_POSTINGS:
+            self.flush()
+
+    def add_bulk(self, rows: list[int], docs: list[dict[str, float]]) -> None:
+        """Many documents at once: straight into a segment (start-up load), skipping the Python buffer."""
+        t_ids: list[int] = []
+        r_ids: list[int] = []
+        ws: list[float] = []
+        for row, terms in zip(rows, docs):
+            for term, weight in terms.items():
+                t_ids.append(self._term_id(term))
+            r_ids.extend([row] * len(terms))
+            ws.extend(terms.values())
+        if not t_ids:
+            return
+        terms_arr = np.asarray(t_ids, dtype=np.int32)
+        self.df[: self.n_term_ids] += np.bincount(terms_arr, minlength=self.n_term_ids).astype(np.int32)
+        self._push(_build(terms_arr, np.asarray(r_ids, dtype=np.int32), np.asarray(ws, dtype=np.float32),
+                          self.n_term_ids))
+
+    def flush(self) -> None:
+        if not self._buf:
+            return
+        t_ids, r_ids, ws = [], [], []
+        for tid, (rows, weights) in self._buf.items():
+            t_ids.extend([tid] * len(rows))
+            r_ids.extend(rows)
+            ws.extend(weights)
+        self._buf.clear()
+        self._buf_size = 0
+        self._push(_build(np.asarray(t_ids, dtype=np.int32), np.asarray(r_ids, dtype=np.int32),
+                          np.asarray(ws, dtype=np.float32), self.n_term_ids))
+
+    def _push(self, seg: _Segment) -> None:
+        self._segments.append(seg)
+        while len(self._segments) >= 2 and len(self._segments[-1]) * 2 >= len(self._segments[-2]):
+            b = self._segments.pop()
+            a = self._segments.pop()
+            self._segments.append(self._merge([a, b]))
+
+    def _merge(self, segs: list[_Segment]) -> _Segment:
+        parts = [s.coo() for s in segs]
+        return _build(np.concatenate([p[0] for p in parts]), np.concatenate([p[1] for p in parts]),
+                      np.concatenate([p[2] for p in parts]), self.n_term_ids)
+
+    def remove_rows(self, dead: np.ndarray) -> None:
+        """Drop every posting whose row is flagged in the boolean array ``dead`` (indexed by row)."""
+        new_segments = []
+        for seg in self._segments:
+            keep = ~dead[seg.rows]
+            if keep.all():
+                new_segments.append(seg)
+                continue
+            terms, rows, weights = seg.coo()
+            removed = np.bincount(terms[~keep], minlength=self.n_term_ids).astype(np.int32)
+            self.df[: self.n_term_ids] -= removed
+            if keep.any():
+                new_segments.append(_build(terms[keep], rows[keep], weights[keep], self.n_term_ids))
+        self._segments = new_segments
+        for tid in list(self._buf):
+            rows, weights = self._buf[tid]
+            kept = [(r, w) for r, w in zip(rows, weights) if not dead[r]]
+            gone = len(rows) - len(kept)
+            if gone:
+                self.df[tid] -= gone
+                self._buf_size -= gone
+                if kept:
+                    self._buf[tid] = ([r for r, _ in kept], [w for _, w in kept])
+                else:
+                    del self._buf[tid]
+        # Terms nobody uses any more leave the vocabulary (their ids are reused).
+        unused = [term for term, tid in self.vocab.items() if self.df[tid] <= 0]
+        for term in unused:
+            tid = self.vocab.pop(term)
+            self.df[tid] = 0
+            self._free_ids.append(tid)
+
+    # -- reading ----------------------------------------------------------------------------------------------
+    def postings(self, tid: int) -> tuple[np.ndarray, np.ndarray]:
+        rows_parts, w_parts = [], []
+        for seg in self._segments:
+            p = seg.postings(tid)
+            if p is not None:
+                rows_parts.append(p[0])
+                w_parts.append(p[1])
+        entry = self._buf.get(tid)
+        if entry is not None:
+            rows_parts.append(np.asarray(entry[0], dtype=np.int32))
+            w_parts.append(np.asarray(entry[1], dtype=np.float32))
+        if not rows_parts:
+            return np.zeros(0, np.int32), np.zeros(0, np.float32)
+        if len(rows_parts) == 1:
+            return rows_parts[0], w_parts[0]
+        return np.concatenate(rows_parts), np.concatenate(w_parts)
+
+    def n_postings(self) -> int:
+        return sum(len(s) for s in self._segments) + self._buf_size
+
+    def nbytes(self) -> int:
+        return sum(s.offsets.nbytes + s.rows.nbytes + s.weights.nbytes for s in self._segments) + self.df.nbytes

@@ -1,0 +1,467 @@
+"""Hybrid retrieval over every chunk of the vault, held in memory by the vault owner.
+
+Each chunk is a *row*. Per-row metadata lives in growable numpy arrays, so filters are boolean masks; keyword
+postings (``keyword.py``) and vectors (``vectors.py``) are addressed by the same row ids. A search:
+
+1. BM25 over the chunk text plus a down-weighted prefix (the turn before: a question indexed with its answer);
+2. exact cosine over the vector matrix (matmul), when a query vector is given;
+3. normalised score fusion on the union of both candidate lists (BM25 / best BM25, cosine rescaled between a
+   fixed "unrelated" cosine and the best one), plus a small boost from query terms matched elsewhere in the same
+   conversation (session context), a gentle recency prior, and a boost for the period a time expression in the
+   query names ("last May");
+4. a relevance floor: a row is returned only if it matches enough of the query's rare terms or its cosine clears
+   an absolute threshold, so a prompt about nothing in the vault gets [];
+5. neighbour expansion: the turns right after and before a strong hit share some of its score.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from satchel.retrieve import text as textmod
+from satchel.retrieve.keyword import KeywordIndex
+from satchel.retrieve.timeparse import parse_time_expression
+from satchel.retrieve.vectors import VectorMatrix
+
+_POS_BITS = 24  # neighbour keys: conversation_id << 24 | position
+
+
+@dataclass(slots=True)
+class Doc:
+    chunk_id: int
+    message_id: int
+    conversation_id: int
+    provider: str
+    role: str
+    created_at: float  # epoch seconds
+    text: str  # chunk text
+    position: int  # message ordinal within its conversation
+    prefix: str = ""  # indexed with the chunk, never shown (the previous turn, a speaker name)
+
+
+@dataclass(slots=True)
+class Filters:
+    providers: set[str] | None = None
+    conversation_ids: set[int] | None = None
+    exclude_conversation_ids: set[int] | None = None
+    since: float | None = None
+    until: float | None = None
+
+
+@dataclass(slots=True)
+class ScoredChunk:
+    chunk_id: int
+    message_id: int
+    conversation_id: int
+    score: float  # fused score (ranking order)
+    keyword: float  # raw BM25
+    vector: float  # raw cosine (0.0 when the chunk has no vector yet)
+
+
+@dataclass(slots=True)
+class RetrievalConfig:
+    k1: float = 1.2
+    b: float = 0.3
+    prefix_weight: float = 0.5  # a prefix term counts this much of a chunk term
+    keyword_weight: float = 0.5  # fused = kw * keyword_weight + vec * (1 - keyword_weight)
+    cosine_unrelated: float = 0.15  # cosine rescaled from here (0) to the best candidate (1)
+    candidates: int = 200  # per list, before fusion
+    context_weight: float = 0.0  # boost by the share of query idf matched anywhere in the conversation
+    recency_weight: float = 0.03  # multiplicative, 1 + w * 2^(-age / half life)
+    recency_half_life_days: float = 90.0
+    period_boost: float = 0.3  # multiplicative, inside the period a time expression names
+    period_clean_query: bool = False  # drop the time words from the keyword query
+    neighbour_weight: float = 0.0  # a neighbour of a top hit gets this share of the hit's score
+    neighbour_hits: int = 10  # how many top hits lend their score to neighbours
+    neighbour_after_only: bool = False
+    # relevance floor
+    floor_idf_share: float = 0.3  # matched share of the query's idf mass (terms unknown to the vault count too)
+    floor_min_idf: float = 1.0  # at least one matched term at least this rare
+    floor_cosine: float = 0.45  # or a cosine at least this high
+    mode: str = "hybrid"  # "hybrid" | "keyword" | "vector" (benchmarks)
+    extras: dict = field(default_factory=dict)
+
+
+class Retriever:
+    def __init__(self, dim: int = 384, config: RetrievalConfig | None = None) -> None:
+        self.dim = dim
+        self.config = config or RetrievalConfig()
+        self.keyword = KeywordIndex()
+        self.vectors = VectorMatrix(dim)
+        self._n = 0  # rows used (dead rows included)
+        self._live = 0
+        cap = 1024
+        self._chunk = np.zeros(cap, np.int64)
+        self._message = np.zeros(cap, np.int64)
+        self._conv = np.zeros(cap, np.int64)
+        self._provider = np.zeros(cap, np.int16)
+        self._created = np.zeros(cap, np.float64)
+        self._position = np.zeros(cap, np.int64)
+        self._length = np.zeros(cap, np.float32)  # BM25 document length (prefix weighted)
+        self._alive = np.zeros(cap, bool)
+        self._length_sum = 0.0
+        self._providers: dict[str, int] = {}
+        self._row_of_chunk: dict[int, int] = {}
+        # neighbour lookup: keys of rows < _nb_upto sorted once; later rows scanned
+        self._nb_keys = np.zeros(0, np.int64)
+        self._nb_rows = np.zeros(0, np.int64)
+        self._nb_upto = 0
+
+    # ------------------------------------------------------------------ sizes
+    def __len__(self) -> int:
+        return self._live
+
+    def nbytes(self) -> int:
+        per_row = sum(a.nbytes for a in (self._chunk, self._message, self._conv, self._provider, self._created,
+                                          self._position, self._length, self._alive))
+        return per_row + self.keyword.nbytes() + self.vectors.nbytes() + self._nb_keys.nbytes * 2
+
+    def _ensure(self, n_rows: int) -> None:
+        cap = self._chunk.size
+        if n_rows > cap:
+            new_cap = max(n_rows, cap * 2)
+            for name in ("_chunk", "_message", "_conv", "_provider", "_created", "_position", "_length", "_alive"):
+                old = getattr(self, name)
+                new = np.zeros(new_cap, old.dtype)
+                new[:cap] = old
+                setattr(self, name, new)
+        self.vectors.ensure(n_rows)
+
+    # ------------------------------------------------------------------ writing
+    def _weighted_terms(self, doc: Doc) -> tuple[dict[str, float], float]:
+        terms: dict[str, float] = {}
+        body = textmod.tokens(doc.text)
+        for t in body:
+            terms[t] = terms.get(t, 0.0) + 1.0
+        length = float(len(body))
+        pw = self.config.prefix_weight
+        if doc.prefix and pw > 0:
+            pre = textmod.tokens(doc.prefix)
+            for t in pre:
+                terms[t] = terms.get(t, 0.0) + pw
+            length += pw * len(pre)
+        return terms, length
+
+    def add_documents(self, docs: list[Doc]) -> None:
+        """Index chunks; they are keyword-searchable when this returns. A known chunk id is replaced."""
+        if not docs:
+            return
+        stale = [d.chunk_id for d in docs if d.chunk_id in self._row_of_chunk]
+        if stale:
+            self._drop_rows(np.array([self._row_of_chunk[c] for c in stale], np.int64))
+        start = self._n
+        self._ensure(start + len(docs))
+        rows: list[int] = []
+        weighted: list[dict[str, float]] = []
+        for i, doc in enumerate(docs):
+            row = start + i
+            terms, length = self._weighted_terms(doc)
+            pid = self._providers.setdefault(doc.provider, len(self._providers))
+            self._chunk[row] = doc.chunk_id
+            self._message[row] = doc.message_id
+            self._conv[row] = doc.conversation_id
+            self._provider[row] = pid
+            self._created[row] = doc.created_at
+            self._position[row] = doc.position
+            self._length[row] = length
+            self._alive[row] = True
+            self._length_sum += length
+            self._row_of_chunk[doc.chunk_id] = row
+            rows.append(row)
+            weighted.append(terms)
+        if len(docs) >= 256:
+            self.keyword.add_bulk(rows, weighted)
+        else:
+            for row, terms in zip(rows, weighted):
+                self.keyword.add(row, terms)
+        self._n = start + len(docs)
+        self._live += len(docs)
+
+    def add_vectors(self, chunk_ids: list[int], vectors: np.ndarray) -> None:
+        """Attach vectors (float32, L2-normalised) to known chunks; unknown (forgotten) chunk ids are skipped."""
+        vectors = np.asarray(vectors, dtype=np.float32).reshape(len(chunk_ids), self.dim)
+        pairs = [(self._row_of_chunk.get(int(c)), i) for i, c in enumerate(chunk_ids)]
+        pairs = [(r, i) for r, i in pairs if r is not None]
+        if pairs:
+            rows = np.array([r for r, _ in pairs], np.int64)
+            self.vectors.set(rows, vectors[[i for _, i in pairs]])
+
+    def remove_messages(self, message_ids: Iterable[int]) -> None:
+        """Forget every chunk of these messages: postings, vectors and metadata leave memory now."""
+        ids = np.fromiter((int(m) for m in message_ids), np.int64)
+        if ids.size == 0 or self._n == 0:
+            return
+        rows = np.flatnonzero(np.isin(self._message[: self._n], ids) & self._alive[: self._n])
+        self._drop_rows(rows)
+
+    def _drop_rows(self, rows: np.ndarray) -> None:
+        if rows.size == 0:
+            return
+        dead = np.zeros(self._chunk.size, bool)
+        dead[rows] = True
+        self.keyword.remove_rows(dead)
+        self.vectors.clear(rows)
+        for row in rows.tolist():
+            self._row_of_chunk.pop(int(self._chunk[row]), None)
+        self._length_sum -= float(self._length[rows].sum())
+        self._alive[rows] = False
+        self._length[rows] = 0
+        self._chunk[rows] = -1
+        self._message[rows] = -1
+        self._created[rows] = 0
+        self._live -= int(rows.size)
+        if self._live == 0:
+            self._length_sum = 0.0
+
+    # ------------------------------------------------------------------ reading
+    def _mask(self, filters: Filters | None) -> np.ndarray:
+        n = self._n
+        mask = self._alive[:n]
+        if filters is None:
+            return mask
+        mask = mask.copy()
+        if filters.providers is not None:
+            codes = [self._providers[p] for p in filters.providers if p in self._providers]
+            mask &= np.isin(self._provider[:n], np.array(codes, np.int16))
+        if filters.conversation_ids is not None:
+            mask &= np.isin(self._conv[:n], np.fromiter(filters.conversation_ids, np.int64))
+        if filters.exclude_conversation_ids:
+            mask &= ~np.isin(self._conv[:n], np.fromiter(filters.exclude_conversation_ids, np.int64))
+        if filters.since is not None:
+            mask &= self._created[:n] >= filters.since
+        if filters.until is not None:
+            mask &= self._created[:n] < filters.until
+        return mask
+
+    def _idf(self, df: np.ndarray | float) -> np.ndarray | float:
+        n = max(self._live, 1)
+        return np.log1p((n - df + 0.5) / (df + 0.5))
+
+    def _bm25(self, terms: list[str]) -> tuple[np.ndarray, np.ndarray, float, float]:
+        """Dense BM25 per row, matched idf per row, the query's idf mass, and its rarest matched idf."""
+        cfg = self.config
+        n = self._n
+        scores = np.zeros(n, np.float64)
+        matched = np.zeros(n, np.float64)
+        avgdl = self._length_sum / max(self._live, 1) or 1.0
+        unknown_idf = float(self._idf(0.0))
+        idf_mass = 0.0
+        counts: dict[str, int] = {}
+        for t in terms:
+            counts[t] = counts.get(t, 0) + 1
+        for term, qtf in counts.items():
+            tid = self.keyword.lookup(term)
+            if tid is None:
+                idf_mass += unknown_idf
+                continue
+            rows, tf = self.keyword.postings(tid)
+            if rows.size == 0:
+                idf_mass += unknown_idf
+                continue
+            idf = float(self._idf(float(rows.size)))
+            idf_mass += idf
+            norm = cfg.k1 * (1.0 - cfg.b + cfg.b * self._length[rows] / avgdl)
+            contrib = idf * tf * (cfg.k1 + 1.0) / (tf + norm)
+            scores[rows] += contrib * (1.0 + 0.5 * (qtf - 1))
+            matched[rows] += idf
+        return scores, matched, idf_mass, unknown_idf
+
+    def search(self, query: str, query_vector: np.ndarray | None, k: int, filters: Filters | None = None,
+               now: float | None = None) -> list[ScoredChunk]:
+        """The best ``k`` chunks for ``query``, best first; only those above the relevance floor."""
+        cfg = self.config
+        n = self._n
+        if n == 0 or k <= 0 or self._live == 0:
+            return []
+        now = time.time() if now is None else now
+        mask = self._mask(filters)
+        if not mask.any():
+            return []
+
+        period = parse_time_expression(query, now)
+        keyword_query = period[2] if (period and cfg.period_clean_query and period[2].strip()) else query
+        terms = textmod.tokens(keyword_query) if cfg.mode != "vector" else []
+
+        # ---- keyword
+        bm25 = matched = None
+        idf_mass = 0.0
+        kw_rows = np.zeros(0, np.int64)
+        if terms:
+            bm25, matched, idf_mass, _ = self._bm25(terms)
+            bm25[~mask] = 0.0
+            kw_rows = np.flatnonzero(bm25 > 0)
+            if kw_rows.size > cfg.candidates:
+                part = np.argpartition(-bm25[kw_rows], cfg.candidates)[: cfg.candidates]
+                kw_rows = kw_rows[part]
+
+        # ---- vector
+        cos = None
+        vec_rows = np.zeros(0, np.int64)
+        use_vec = query_vector is not None and cfg.mode != "keyword"
+        if use_vec:
+            q = np.asarray(query_vector, np.float32).reshape(self.dim)
+            cos = self.vectors.cosines(q, n)
+            usable = mask & self.vectors.present[:n]
+            masked_cos = np.where(usable, cos, -2.0)
+            c = min(cfg.candidates, int(usable.sum()))
+            if c > 0:
+                vec_rows = np.argpartition(-masked_cos, c - 1)[:c] if c < n else np.flatnonzero(usable)
+                vec_rows = vec_rows[usable[vec_rows]]
+
+        cand = np.union1d(kw_rows, vec_rows).astype(np.int64)
+        if cand.size == 0:
+            return []
+
+        # ---- fusion
+        kw_raw = bm25[cand] if bm25 is not None else np.zeros(cand.size)
+        kw_best = float(kw_raw.max()) if kw_raw.size else 0.0
+        kw_norm = kw_raw / kw_best if kw_best > 0 else np.zeros(cand.size)
+        if cos is not None:
+            cos_c = cos[cand].astype(np.float64)
+            has_vec = self.vectors.present[cand]
+            lo = cfg.cosine_unrelated
+            hi = float(cos_c[has_vec].max()) if has_vec.any() else lo
+            vec_norm = np.clip((cos_c - lo) / max(hi - lo, 1e-6), 0.0, 1.0)
+        else:
+            cos_c = np.zeros(cand.size)
+            has_vec = np.zeros(cand.size, bool)
+            vec_norm = np.zeros(cand.size)
+
+        if cfg.mode == "keyword" or cos is None:
+            fused = kw_norm.copy()
+        elif cfg.mode == "vector" or kw_best == 0:
+            fused = vec_norm.copy()
+        else:
+            w = cfg.keyword_weight
+            # A chunk not embedded yet is judged on keywords alone rather than punished for the missing vector.
+            fused = np.where(has_vec, w * kw_norm + (1 - w) * vec_norm, kw_norm)
+
+        if cfg.context_weight > 0 and terms and idf_mass > 0:
+            fused += cfg.context_weight * self._conversation_coverage(terms, cand, mask, idf_mass)
+
+        # ---- priors
+        if cfg.recency_weight > 0:
+            age_days = np.maximum(now - self._created[cand], 0.0) / 86400.0
+            fused *= 1.0 + cfg.recency_weight * np.exp2(-age_days / cfg.recency_half_life_days)
+        if period is not None and cfg.period_boost > 0:
+            since, until, _ = period
+            inside = (self._created[cand] >= since) & (self._created[cand] < until)
+            fused *= np.where(inside, 1.0 + cfg.period_boost, 1.0)
+
+        # ---- relevance floor
+        passes = np.zeros(cand.size, bool)
+        if matched is not None and idf_mass > 0:
+            m = matched[cand]
+            passes |= (m >= cfg.floor_idf_share * idf_mass) & (m >= cfg.floor_min_idf)
+        if cos is not None and cfg.mode != "keyword":
+            passes |= has_vec & (cos_c >= cfg.floor_cosine)
+        if cfg.mode != "hybrid":
+            passes[:] = True  # benchmarks of the single signals rank everything they find
+
+        # ---- neighbour expansion
+        if cfg.neighbour_weight > 0 and passes.any():
+            cand, fused, passes, kw_raw, cos_c = self._expand(cand, fused, passes, kw_raw, cos_c, mask, bm25, cos)
+
+        keep = np.flatnonzero(passes)
+        if keep.size == 0:
+            return []
+        order = keep[np.argsort(-fused[keep], kind="stable")][:k]
+        return [
+            ScoredChunk(chunk_id=int(self._chunk[r]), message_id=int(self._message[r]),
+                        conversation_id=int(self._conv[r]), score=float(fused[i]), keyword=float(kw_raw[i]),
+                        vector=float(cos_c[i]))
+            for i in order.tolist()
+            for r in (int(cand[i]),)
+        ]
+
+    # ------------------------------------------------------------------ helpers
+    def _conversation_coverage(self, terms: list[str], cand: np.ndarray, mask: np.ndarray,
+                               idf_mass: float) -> np.ndarray:
+        """Share of the query's idf mass that the candidate's conversation matches anywhere."""
+        cand_convs = self._conv[cand]
+        uniq, inverse = np.unique(cand_convs, return_inverse=True)
+        cover = np.zeros(uniq.size, np.float64)
+        for term in set(terms):
+            tid = self.keyword.lookup(term)
+            if tid is None:
+                continue
+            rows, _ = self.keyword.postings(tid)
+            rows = rows[mask[rows]]
+            if rows.size == 0:
+                continue
+            present = np.isin(uniq, self._conv[rows])
+            cover[present] += float(self._idf(float(rows.size)))
+        return cover[inverse] / idf_mass
+
+    def _neighbour_rows(self, keys: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Rows whose (conversation, position) key is in ``keys``: (index into keys, row)."""
+        n = self._n
+        if n - self._nb_upto > max(2048, self._nb_upto // 8):
+            all_keys = (self._conv[:n] << _POS_BITS) | (self._position[:n] & ((1 << _POS_BITS) - 1))
+            order = np.argsort(all_keys, kind="stable")
+            self._nb_keys, self._nb_rows, self._nb_upto = all_keys[order], order, n
+        out_k, out_r = [], []
+        lo = np.searchsorted(self._nb_keys, keys, "left")
+        hi = np.searchsorted(self._nb_keys, keys, "right")
+        for i in range(keys.size):
+            for j in range(lo[i], hi[i]):
+                out_k.append(i)
+                out_r.append(int(self._nb_rows[j]))
+        if self._nb_upto < n:
+            tail = (self._conv[self._nb_upto:n] << _POS_BITS) | self._position[self._nb_upto:n]
+            for i, key in enumerate(keys.tolist()):
+                for j in np.flatnonzero(tail == key).tolist():
+                    out_k.append(i)
+                    out_r.append(self._nb_upto + j)
+        return np.array(out_k, np.int64), np.array(out_r, np.int64)
+
+    def neighbours(self, chunk_id: int, radius: int = 1) -> list[int]:
+        """Chunk ids of the messages within ``radius`` positions of this chunk's message (same conversation)."""
+        row = self._row_of_chunk.get(chunk_id)
+        if row is None:
+            return []
+        base = int(self._conv[row] << _POS_BITS | self._position[row])
+        keys = np.array([base + d for d in range(-radius, radius + 1) if d != 0], np.int64)
+        _, rows = self._neighbour_rows(keys)
+        rows = rows[self._alive[rows]] if rows.size else rows
+        return sorted(int(self._chunk[r]) for r in rows)
+
+    def _expand(self, cand, fused, passes, kw_raw, cos_c, mask, bm25, cos):
+        cfg = self.config
+        top = np.flatnonzero(passes)
+        top = top[np.argsort(-fused[top])][: cfg.neighbour_hits]
+        base_keys = (self._conv[cand[top]] << _POS_BITS) | self._position[cand[top]]
+        offsets = [1] if cfg.neighbour_after_only else [1, -1]
+        keys = np.concatenate([base_keys + d for d in offsets])
+        src = np.concatenate([top for _ in offsets])
+        ki, rows = self._neighbour_rows(keys)
+        if rows.size == 0:
+            return cand, fused, passes, kw_raw, cos_c
+        ok = mask[rows]
+        ki, rows = ki[ok], rows[ok]
+        lent = cfg.neighbour_weight * fused[src[ki]]
+        pos = {int(r): i for i, r in enumerate(cand.tolist())}
+        fused = fused.copy()
+        passes = passes.copy()
+        extra: dict[int, float] = {}  # rows not among the candidates: best lent score
+        for r, s in zip(rows.tolist(), lent.tolist()):
+            i = pos.get(r)
+            if i is not None:
+                if s > fused[i]:
+                    fused[i] = s
+                passes[i] = True
+            elif s > extra.get(r, -1.0):
+                extra[r] = s
+        if extra:
+            er = np.fromiter(extra.keys(), np.int64)
+            cand = np.concatenate([cand, er])
+            fused = np.concatenate([fused, np.fromiter(extra.values(), np.float64)])
+            passes = np.concatenate([passes, np.ones(er.size, bool)])
+            kw_raw = np.concatenate([kw_raw, bm25[er] if bm25 is not None else np.zeros(er.size)])
+            cos_c = np.concatenate([cos_c, cos[er] if cos is not None else np.zeros(er.size)])
+        return cand, fused, passes, kw_raw, cos_c

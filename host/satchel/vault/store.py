@@ -1,0 +1,637 @@
+"""The vault: one DuckDB file, owned by one process, with its search indexes kept in memory.
+
+Every public method takes `self.lock`; DuckDB work happens on one connection. Embedding runs on a
+background thread outside the lock, so a capture is acknowledged as soon as its rows are committed.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import os
+import threading
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import duckdb
+import numpy as np
+
+from satchel.errors import DiskFull, InvalidParams, NotFound, VaultCorrupt, VaultUnavailable
+from satchel.redact import redact
+from satchel.retrieve import Doc, Filters, Retriever
+from satchel.timeutil import epoch, iso, parse_time, utcnow
+from satchel.vault.chunking import split_chunks
+from satchel.vault.migrations import migrate
+
+log = logging.getLogger("satchel.vault")
+
+VAULT_FILE = "vault.duckdb"
+ROLES = ("user", "assistant", "system", "tool")
+EMBED_BATCH = 8
+
+
+def content_hash(role: str, text: str) -> str:
+    return hashlib.sha256(f"{role}\n{text}".encode()).hexdigest()
+
+
+def derived_message_id(previous_id: str | None, role: str) -> str:
+    """Id for a message the site gave no id: its place in the thread, not its text,
+    so a streamed answer that grows or an edited prompt keeps its identity."""
+    return "auto:" + hashlib.sha256(f"{previous_id or ''}|{role}".encode()).hexdigest()[:24]
+
+
+@dataclass(slots=True)
+class _Existing:
+    id: int
+    content_hash: str
+    version: int
+    ordinal: int
+    text: str
+
+
+def _is_disk_full(exc: BaseException) -> bool:
+    text = str(exc).lower()
+    return "no space left" in text or "disk full" in text or "enospc" in text
+
+
+class Vault:
+    def __init__(self, db: duckdb.DuckDBPyConnection, home: Path) -> None:
+        self.db = db
+        self.home = home
+        self.lock = threading.RLock()
+        self.retriever = Retriever()
+        self._next_id: dict[str, int] = {}
+        for table in ("conversations", "messages", "chunks", "sessions", "memories"):
+            (top,) = db.execute(f"SELECT coalesce(max(id), 0) FROM {table}").fetchone()  # noqa: S608
+            self._next_id[table] = int(top) + 1
+        self._embedder: Any = None
+        self._embed_wakeup = threading.Event()
+        self._embed_thread: threading.Thread | None = None
+        self._closed = False
+        self._load_indexes()
+
+    # ----------------------------------------------------------------- opening
+    @classmethod
+    def open(cls, home: Path, *, background_embedding: bool = True) -> Vault:
+        home.mkdir(parents=True, exist_ok=True)
+        path = home / VAULT_FILE
+        try:
+            db = duckdb.connect(str(path), config={"autoinstall_known_extensions": False,
+                                                   "autoload_known_extensions": False})
+        except duckdb.IOException as exc:
+            if "lock" in str(exc).lower():
+                raise VaultUnavailable(f"the vault is held by another process: {exc}") from None
+            raise VaultCorrupt(f"cannot open {path}: {exc}") from None
+        except duckdb.Error as exc:
+            raise VaultCorrupt(f"cannot open {path}: {exc}") from None
+        try:
+            migrate(db)
+            vault = cls(db, home)
+        except duckdb.Error as exc:
+            db.close()
+            raise VaultCorrupt(f"{path} is not a readable Satchel vault: {exc}") from None
+        if background_embedding:
+            vault.start_embedding()
+        return vault
+
+    def close(self) -> None:
+        self._closed = True
+        self._embed_wakeup.set()
+        if self._embed_thread is not None:
+            self._embed_thread.join(timeout=30)
+        with self.lock:
+            try:
+                self.db.execute("CHECKPOINT")
+            except duckdb.Error:
+                pass
+            self.db.close()
+
+    def _allocate(self, table: str, count: int = 1) -> int:
+        first = self._next_id[table]
+        self._next_id[table] = first + count
+        return first
+
+    @property
+    def embedder(self) -> Any:
+        if self._embedder is None:
+            from satchel.embed import get_embedder
+
+            self._embedder = get_embedder()
+        return self._embedder
+
+    def _load_indexes(self) -> None:
+        """Feed the in-memory retriever from the tables (keyword at once; vectors of the current model)."""
+        rows = self.db.execute(
+            """
+            SELECT ch.id, m.id, m.conversation_id, c.provider, m.role,
+                   epoch(coalesce(m.created_at, m.captured_at)), ch.text, m.ordinal,
+                   coalesce(lag(m.text) OVER (PARTITION BY m.conversation_id ORDER BY m.ordinal, m.id), '')
+            FROM chunks ch JOIN messages m ON m.id = ch.message_id JOIN conversations c ON c.id = m.conversation_id
+            ORDER BY ch.id
+            """
+        ).fetchall()
+        self.retriever.add_documents([_doc(row) for row in rows])
+
+    def _load_vectors(self) -> None:
+        model = self.embedder.model_id
+        rows = self.db.execute("SELECT chunk_id, vector FROM embeddings WHERE model = ?", [model]).fetchall()
+        if rows:
+            ids = [r[0] for r in rows]
+            matrix = np.frombuffer(b"".join(r[1] for r in rows), dtype="<f4").reshape(len(rows), -1)
+            self.retriever.add_vectors(ids, matrix)
+
+    # ----------------------------------------------------------------- capture
+    def capture(self, conversation: dict[str, Any], messages: list[dict[str, Any]], *,
+                source: str = "capture") -> dict[str, int]:
+        with self.lock:
+            self._begin()
+            try:
+                counts, docs = self._capture_one(conversation, messages, source)
+                self._commit()
+            except BaseException:
+                self._rollback()
+                raise
+            self.retriever.add_documents(docs)
+        self._embed_wakeup.set()
+        return counts
+
+    def import_batch(self, items: Iterable[tuple[dict[str, Any], list[dict[str, Any]]]], *,
+                     source: str, progress: Any = None) -> dict[str, int]:
+        """Several conversations in one transaction: all of them land, or none."""
+        totals = {"conversations": 0, "added": 0, "updated": 0, "unchanged": 0}
+        all_docs: list[Doc] = []
+        with self.lock:
+            saved_ids = dict(self._next_id)
+            self._begin()
+            try:
+                for conversation, messages in items:
+                    counts, docs = self._capture_one(conversation, messages, source)
+                    all_docs.extend(docs)
+                    totals["conversations"] += 1
+                    for key in ("added", "updated", "unchanged"):
+                        totals[key] += counts[key]
+                    if progress is not None:
+                        progress(totals)
+                self._commit()
+            except BaseException:
+                self._rollback()
+                self._next_id = saved_ids
+                raise
+            self.retriever.add_documents(all_docs)
+        self._embed_wakeup.set()
+        return totals
+
+    def _begin(self) -> None:
+        self.db.execute("BEGIN TRANSACTION")
+
+    def _commit(self) -> None:
+        try:
+            self.db.execute("COMMIT")
+        except duckdb.Error as exc:
+            if _is_disk_full(exc):
+                raise DiskFull("the disk is full: this capture was not stored; nothing stored was lost") from None
+            raise
+
+    def _rollback(self) -> None:
+        try:
+            self.db.execute("ROLLBACK")
+        except duckdb.Error:
+            pass
+
+    def _upsert_conversation(self, conversation: dict[str, Any], source: str, now: datetime) -> int:
+        provider = conversation["provider"]
+        external_id = conversation["id"]
+        row = self.db.execute(
+            "SELECT id, title, url, model FROM conversations WHERE provider = ? AND external_id = ?",
+            [provider, external_id],
+        ).fetchone()
+        title = conversation.get("title") or None
+        url = conversation.get("url") or None
+        model = conversation.get("model") or None
+        created = parse_time(conversation.get("created_at"), "conversation.created_at")
+        if row is None:
+            conv_id = self._allocate("conversations")
+            self.db.execute(
+                "INSERT INTO conversations (id, provider, external_id, title, url, model, created_at, updated_at,"
+                " captured_at, source) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                [conv_id, provider, external_id, title, url, model, created, now, now, source],
+            )
+            return conv_id
+        conv_id = row[0]
+        if (title and title != row[1]) or (url and url != row[2]) or (model and model != row[3]):
+            self.db.execute(
+                "UPDATE conversations SET title = coalesce(?, title), url = coalesce(?, url),"
+                " model = coalesce(?, model) WHERE id = ?",
+                [title, url, model, conv_id],
+            )
+        return conv_id
+
+    def _capture_one(self, conversation: dict[str, Any], messages: list[dict[str, Any]],
+                     source: str) -> tuple[dict[str, int], list[Doc]]:
+        now = utcnow()
+        conv_id = self._upsert_conversation(conversation, source, now)
+        existing: dict[str, _Existing] = {}
+        by_hash: dict[str, str] = {}
+        for ext, mid, chash, version, ordinal, text in self.db.execute(
+            "SELECT external_id, id, content_hash, version, ordinal, text FROM messages WHERE conversation_id = ?",
+            [conv_id],
+        ).fetchall():
+            existing[ext] = _Existing(mid, chash, version, ordinal, text)
+            by_hash.setdefault(chash, ext)
+        counts = {"added": 0, "updated": 0, "unchanged": 0}
+        docs: list[Doc] = []
+        previous_id: str | None = None
+        previous_text = ""
+        next_ordinal = max((e.ordinal for e in existing.values()), default=-1) + 1
+        new_messages: list[list[Any]] = []
+        new_chunks: list[list[Any]] = []
+        provider = conversation["provider"]
+        for index, message in enumerate(messages):
+            role = message["role"]
+            text, _ = redact(message["text"])
+            chash = content_hash(role, text)
+            created = parse_time(message.get("created_at"), f"messages[{index}].created_at")
+            ext = message.get("id") or by_hash.get(chash) or derived_message_id(previous_id, role)
+            parent = message.get("parent_id") or previous_id
+            old = existing.get(ext)
+            if old is not None and old.content_hash == chash:
+                counts["unchanged"] += 1
+                ordinal = old.ordinal
+            elif old is not None:
+                ordinal = old.ordinal
+                grew = text.startswith(old.text)  # a streamed answer growing is not an edit
+                if not grew:
+                    self.db.execute(
+                        "INSERT INTO message_versions VALUES (?, ?, ?, ?, ?)",
+                        [old.id, old.version, old.text, old.content_hash, now],
+                    )
+                version = old.version if grew else old.version + 1
+                self.db.execute(
+                    "UPDATE messages SET text = ?, content_hash = ?, version = ?, updated_at = ?,"
+                    " created_at = coalesce(?, created_at) WHERE id = ?",
+                    [text, chash, version, now, created, old.id],
+                )
+                self._drop_chunks([old.id])
+                docs.extend(self._chunk_rows(new_chunks, old.id, conv_id, provider, role, created or now,
+                                             text, ordinal, previous_text))
+                existing[ext] = _Existing(old.id, chash, version, ordinal, text)
+                counts["updated"] += 1
+            else:
+                ordinal = existing[previous_id].ordinal + 1 if previous_id in existing else next_ordinal
+                next_ordinal = max(next_ordinal, ordinal + 1)
+                mid = self._allocate("messages")
+                meta = message.get("meta")
+                new_messages.append([
+                    mid, conv_id, ext, parent, ordinal, role, text, chash, created, now, now, 1,
+                    message.get("model"), bool(message.get("on_thread", True)),
+                    json.dumps(meta) if meta is not None else None,
+                ])
+                docs.extend(self._chunk_rows(new_chunks, mid, conv_id, provider, role, created or now,
+                                             text, ordinal, previous_text))
+                existing[ext] = _Existing(mid, chash, 1, ordinal, text)
+                by_hash.setdefault(chash, ext)
+                counts["added"] += 1
+            previous_id = ext
+            previous_text = text
+        if new_messages:
+            self.db.executemany(
+                "INSERT INTO messages (id, conversation_id, external_id, parent_external_id, ordinal, role, text,"
+                " content_hash, created_at, captured_at, updated_at, version, model, on_thread, meta)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                new_messages,
+            )
+        if new_chunks:
+            self.db.executemany("INSERT INTO chunks VALUES (?, ?, ?, ?)", new_chunks)
+        if counts["added"] or counts["updated"]:
+            self.db.execute("UPDATE conversations SET updated_at = ? WHERE id = ?", [now, conv_id])
+        return counts, docs
+
+    def _chunk_rows(self, sink: list[list[Any]], message_id: int, conv_id: int, provider: str, role: str,
+                    when: datetime, text: str, ordinal: int, previous_text: str) -> list[Doc]:
+        docs = []
+        for index, piece in enumerate(split_chunks(text)):
+            chunk_id = self._allocate("chunks")
+            sink.append([chunk_id, message_id, index, piece])
+            docs.append(Doc(chunk_id=chunk_id, message_id=message_id, conversation_id=conv_id, provider=provider,
+                            role=role, created_at=epoch(when), text=piece, position=ordinal,
+                            prefix=previous_text if index == 0 else ""))
+        return docs
+
+    def _drop_chunks(self, message_ids: list[int]) -> None:
+        if not message_ids:
+            return
+        self.db.execute(
+            "DELETE FROM embeddings WHERE chunk_id IN (SELECT id FROM chunks WHERE message_id IN "
+            "(SELECT unnest(?::BIGINT[])))", [message_ids])
+        self.db.execute("DELETE FROM chunks WHERE message_id IN (SELECT unnest(?::BIGINT[]))", [message_ids])
+        self.retriever.remove_messages(message_ids)
+
+    # ----------------------------------------------------------------- reading
+    def _resolve_conversation(self, provider: str, external_id: str) -> int:
+        row = self.db.execute(
+            "SELECT id FROM conversations WHERE provider = ? AND external_id = ?", [provider, external_id]
+        ).fetchone()
+        if row is None:
+            raise NotFound(f"no conversation {provider}/{external_id}")
+        return int(row[0])
+
+    def search(self, query: str, k: int = 10, *, provider: str | None = None,
+               conversation: dict[str, str] | None = None, since: str | None = None,
+               until: str | None = None, exclude: dict[str, str] | None = None) -> list[dict[str, Any]]:
+        query_vector = self._query_vector(query)
+        with self.lock:
+            filters = Filters(
+                providers={provider} if provider else None,
+                since=epoch(parse_time(since, "since")) if since else None,
+                until=epoch(parse_time(until, "until")) if until else None,
+            )
+            if conversation:
+                try:
+                    filters.conversation_ids = {self._resolve_conversation(conversation["provider"],
+                                                                           conversation["id"])}
+                except NotFound:
+                    return []
+            if exclude:
+                row = self.db.execute(
+                    "SELECT id FROM conversations WHERE provider = ? AND external_id = ?",
+                    [exclude.get("provider"), exclude.get("id")],
+                ).fetchone()
+                if row:
+                    filters.exclude_conversation_ids = {int(row[0])}
+            scored = self.retriever.search(query, query_vector, max(k * 3, 20), filters)
+            best: dict[int, float] = {}
+            for hit in scored:
+                if hit.message_id not in best:
+                    best[hit.message_id] = hit.score
+                if len(best) >= k:
+                    break
+            return self._hits(best)
+
+    def _query_vector(self, query: str) -> np.ndarray | None:
+        """Embed the query unless the model is still loading (keyword search answers meanwhile)."""
+        if self._embedder is None or not query.strip():
+            return None
+        try:
+            return self._embedder.embed([query])[0]
+        except Exception:  # noqa: BLE001 - a broken model must not break keyword search
+            log.exception("query embedding failed")
+            return None
+
+    def _hits(self, best: dict[int, float]) -> list[dict[str, Any]]:
+        if not best:
+            return []
+        rows = self.db.execute(
+            """
+            SELECT m.id, c.provider, c.external_id, m.external_id, m.role, m.text, m.created_at, m.captured_at,
+                   c.title, c.url, m.ordinal, m.conversation_id
+            FROM messages m JOIN conversations c ON c.id = m.conversation_id
+            WHERE m.id IN (SELECT unnest(?::BIGINT[]))
+            """,
+            [list(best)],
+        ).fetchall()
+        by_id = {row[0]: row for row in rows}
+        hits = []
+        for mid, score in best.items():
+            row = by_id.get(mid)
+            if row is None:
+                continue
+            hits.append({
+                "provider": row[1], "conversation_id": row[2], "message_id": row[3], "role": row[4],
+                "text": row[5], "score": round(float(score), 4), "created_at": iso(row[6] or row[7]),
+                "title": row[8], "url": row[9], "_ordinal": row[10], "_conversation_pk": row[11],
+                "_message_pk": mid,
+            })
+        return hits
+
+    def neighbours(self, conversation_pk: int, ordinal: int, radius: int = 1) -> list[tuple[int, str, str]]:
+        """(ordinal, role, text) of the turns around one message, for context expansion."""
+        return self.db.execute(
+            "SELECT ordinal, role, text FROM messages WHERE conversation_id = ? AND ordinal BETWEEN ? AND ?"
+            " AND on_thread ORDER BY ordinal",
+            [conversation_pk, ordinal - radius, ordinal + radius],
+        ).fetchall()
+
+    def context(self, prompt: str, budget_tokens: int = 800,
+                exclude: dict[str, str] | None = None) -> dict[str, Any]:
+        from satchel.vault.context import build_context
+
+        return build_context(self, prompt, budget_tokens=budget_tokens, exclude=exclude)
+
+    def list_conversations(self, limit: int = 50, offset: int = 0,
+                           provider: str | None = None) -> dict[str, Any]:
+        with self.lock:
+            where, args = ("WHERE c.provider = ?", [provider]) if provider else ("", [])
+            (total,) = self.db.execute(f"SELECT count(*) FROM conversations c {where}", args).fetchone()  # noqa: S608
+            rows = self.db.execute(
+                f"""
+                SELECT c.provider, c.external_id, c.title, c.url, c.created_at, c.updated_at, c.source,
+                       (SELECT count(*) FROM messages m WHERE m.conversation_id = c.id)
+                FROM conversations c {where}
+                ORDER BY c.updated_at DESC, c.id DESC LIMIT ? OFFSET ?
+                """,  # noqa: S608
+                [*args, limit, offset],
+            ).fetchall()
+        return {
+            "total": total,
+            "conversations": [
+                {"provider": r[0], "id": r[1], "title": r[2], "url": r[3], "created_at": iso(r[4]),
+                 "updated_at": iso(r[5]), "source": r[6], "message_count": r[7]}
+                for r in rows
+            ],
+        }
+
+    def get_conversation(self, provider: str, external_id: str, offset: int = 0,
+                         limit: int = 200, history: bool = False) -> dict[str, Any]:
+        with self.lock:
+            conv_id = self._resolve_conversation(provider, external_id)
+            conv = self.db.execute(
+                "SELECT provider, external_id, title, url, model, created_at, updated_at, captured_at, source,"
+                " summary FROM conversations WHERE id = ?", [conv_id]).fetchone()
+            (total,) = self.db.execute(
+                "SELECT count(*) FROM messages WHERE conversation_id = ?", [conv_id]).fetchone()
+            rows = self.db.execute(
+                "SELECT id, external_id, parent_external_id, ordinal, role, text, content_hash, created_at,"
+                " captured_at, updated_at, version, model, on_thread, meta FROM messages"
+                " WHERE conversation_id = ? ORDER BY ordinal, id LIMIT ? OFFSET ?",
+                [conv_id, limit, offset],
+            ).fetchall()
+            versions: dict[int, list[dict[str, Any]]] = {}
+            if history and rows:
+                for mid, version, text, chash, captured in self.db.execute(
+                    "SELECT message_id, version, text, content_hash, captured_at FROM message_versions"
+                    " WHERE message_id IN (SELECT unnest(?::BIGINT[])) ORDER BY message_id, version",
+                    [[r[0] for r in rows]],
+                ).fetchall():
+                    versions.setdefault(mid, []).append(
+                        {"version": version, "text": text, "content_hash": chash, "replaced_at": iso(captured)})
+        messages = []
+        for r in rows:
+            item = {"id": r[1], "parent_id": r[2], "ordinal": r[3], "role": r[4], "text": r[5],
+                    "content_hash": r[6], "created_at": iso(r[7]), "captured_at": iso(r[8]),
+                    "updated_at": iso(r[9]), "version": r[10], "model": r[11], "on_thread": r[12],
+                    "meta": json.loads(r[13]) if r[13] else None}
+            if history:
+                item["history"] = versions.get(r[0], [])
+            messages.append(item)
+        next_offset = offset + len(rows) if offset + len(rows) < total else None
+        return {
+            "conversation": {"provider": conv[0], "id": conv[1], "title": conv[2], "url": conv[3],
+                             "model": conv[4], "created_at": iso(conv[5]), "updated_at": iso(conv[6]),
+                             "captured_at": iso(conv[7]), "source": conv[8], "summary": conv[9],
+                             "message_count": total},
+            "messages": messages,
+            "next_offset": next_offset,
+        }
+
+    def iter_conversation_keys(self, provider: str | None = None,
+                               since: str | None = None) -> Iterator[tuple[str, str]]:
+        with self.lock:
+            sql = "SELECT provider, external_id FROM conversations WHERE 1=1"
+            args: list[Any] = []
+            if provider:
+                sql += " AND provider = ?"
+                args.append(provider)
+            if since:
+                sql += " AND updated_at >= ?"
+                args.append(parse_time(since, "since"))
+            rows = self.db.execute(sql + " ORDER BY provider, external_id", args).fetchall()
+        yield from rows
+
+    # ----------------------------------------------------------------- forgetting
+    def forget(self, scope: str, provider: str | None = None, conversation_id: str | None = None,
+               message_id: str | None = None) -> dict[str, int]:
+        with self.lock:
+            if scope == "all":
+                conv_sql, conv_args = "SELECT id FROM conversations", []
+            elif scope == "provider":
+                conv_sql, conv_args = "SELECT id FROM conversations WHERE provider = ?", [provider]
+            elif scope in ("conversation", "message"):
+                conv_sql = "SELECT id FROM conversations WHERE provider = ? AND external_id = ?"
+                conv_args = [provider, conversation_id]
+            else:
+                raise InvalidParams(f"unknown forget scope {scope!r}")
+            conv_ids = [r[0] for r in self.db.execute(conv_sql, conv_args).fetchall()]
+            if scope in ("conversation", "message") and not conv_ids:
+                raise NotFound(f"no conversation {provider}/{conversation_id}")
+            if scope == "message":
+                rows = self.db.execute(
+                    "SELECT id FROM messages WHERE conversation_id = ? AND external_id = ?",
+                    [conv_ids[0], message_id]).fetchall()
+                if not rows:
+                    raise NotFound(f"no message {message_id} in {provider}/{conversation_id}")
+                message_ids = [rows[0][0]]
+                conv_ids_to_drop: list[int] = []
+            else:
+                message_ids = [r[0] for r in self.db.execute(
+                    "SELECT id FROM messages WHERE conversation_id IN (SELECT unnest(?::BIGINT[]))",
+                    [conv_ids]).fetchall()]
+                conv_ids_to_drop = conv_ids
+            self._begin()
+            try:
+                self._drop_chunks(message_ids)
+                ids = [message_ids]
+                self.db.execute("DELETE FROM message_versions WHERE message_id IN (SELECT unnest(?::BIGINT[]))", ids)
+                # A memory distilled only from forgotten turns is forgotten with them.
+                self.db.execute("DELETE FROM memory_sources WHERE message_id IN (SELECT unnest(?::BIGINT[]))", ids)
+                self.db.execute(
+                    "DELETE FROM memories WHERE origin <> 'user' AND id NOT IN (SELECT memory_id FROM memory_sources)")
+                self.db.execute("DELETE FROM messages WHERE id IN (SELECT unnest(?::BIGINT[]))", ids)
+                self.db.execute("DELETE FROM sessions WHERE conversation_id IN (SELECT unnest(?::BIGINT[]))",
+                                [conv_ids_to_drop])
+                self.db.execute("DELETE FROM conversations WHERE id IN (SELECT unnest(?::BIGINT[]))",
+                                [conv_ids_to_drop])
+                if scope == "all":
+                    self.db.execute("DELETE FROM memories")
+                    self.db.execute("DELETE FROM memory_sources")
+                self._commit()
+            except BaseException:
+                self._rollback()
+                raise
+            self.db.execute("CHECKPOINT")
+        return {"conversations": len(conv_ids_to_drop), "messages": len(message_ids)}
+
+    # ----------------------------------------------------------------- stats
+    def stats(self) -> dict[str, Any]:
+        with self.lock:
+            conversations, messages, chunks = self.db.execute(
+                "SELECT (SELECT count(*) FROM conversations), (SELECT count(*) FROM messages),"
+                " (SELECT count(*) FROM chunks)").fetchone()
+            providers = dict(self.db.execute(
+                "SELECT c.provider, count(*) FROM messages m JOIN conversations c ON c.id = m.conversation_id"
+                " GROUP BY 1 ORDER BY 2 DESC").fetchall())
+            (memories,) = self.db.execute("SELECT count(*) FROM memories WHERE status = 'active'").fetchone()
+            model = self._embedder.model_id if self._embedder is not None else None
+            (embedded,) = self.db.execute(
+                "SELECT count(*) FROM embeddings WHERE model = ?", [model]).fetchone() if model else (0,)
+        path = self.home / VAULT_FILE
+        size = sum(p.stat().st_size for p in (path, path.with_suffix(".duckdb.wal")) if p.exists())
+        return {
+            "conversations": conversations, "messages": messages, "chunks": chunks,
+            "embedded": embedded, "backlog": max(chunks - embedded, 0) if model else chunks,
+            "memories": memories, "providers": providers, "vault_bytes": size,
+            "model": model,
+            "path": str(path),
+        }
+
+    # ----------------------------------------------------------------- embedding
+    def start_embedding(self) -> None:
+        if self._embed_thread is None:
+            self._embed_thread = threading.Thread(target=self._embed_loop, name="satchel-embed", daemon=True)
+            self._embed_thread.start()
+
+    def _embed_loop(self) -> None:
+        try:
+            with self.lock:
+                self._load_vectors()
+        except Exception:  # noqa: BLE001
+            log.exception("cannot load the embedding model; keyword search only")
+            return
+        while not self._closed:
+            try:
+                done = self.embed_pending(max_batches=4)
+            except Exception:  # noqa: BLE001 - keep the worker alive; retry later
+                log.exception("embedding batch failed")
+                done = 0
+            if not done:
+                self._embed_wakeup.wait(timeout=float(os.environ.get("SATCHEL_EMBED_IDLE", "30")))
+                self._embed_wakeup.clear()
+
+    def embed_pending(self, max_batches: int | None = None) -> int:
+        """Embed chunks that have no vector for the current model, newest first. Returns how many."""
+        embedder = self.embedder
+        total = 0
+        batches = 0
+        while max_batches is None or batches < max_batches:
+            with self.lock:
+                rows = self.db.execute(
+                    "SELECT ch.id, ch.text FROM chunks ch LEFT JOIN embeddings e"
+                    " ON e.chunk_id = ch.id AND e.model = ? WHERE e.chunk_id IS NULL ORDER BY ch.id DESC LIMIT ?",
+                    [embedder.model_id, EMBED_BATCH],
+                ).fetchall()
+            if not rows:
+                break
+            vectors = np.asarray(embedder.embed([r[1] for r in rows]), dtype="<f4")
+            with self.lock:
+                # A chunk forgotten or re-chunked while we embedded is skipped.
+                live = {r[0] for r in self.db.execute(
+                    "SELECT id FROM chunks WHERE id IN (SELECT unnest(?::BIGINT[]))", [[r[0] for r in rows]]
+                ).fetchall()}
+                keep = [i for i, r in enumerate(rows) if r[0] in live]
+                if keep:
+                    self.db.executemany(
+                        "INSERT INTO embeddings VALUES (?, ?, ?)",
+                        [[rows[i][0], embedder.model_id, vectors[i].tobytes()] for i in keep],
+                    )
+                    self.retriever.add_vectors([rows[i][0] for i in keep], vectors[keep])
+            total += len(rows)
+            batches += 1
+        return total
+
+
+def _doc(row: tuple[Any, ...]) -> Doc:
+    return Doc(chunk_id=row[0], message_id=row[1], conversation_id=row[2], provider=row[3], role=row[4],
+               created_at=float(row[5] or 0.0), text=row[6], position=row[7], prefix=row[8] or "")
