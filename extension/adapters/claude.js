@@ -8,8 +8,9 @@ import {
 const USER = "[data-testid='user-message']";
 const ASSISTANT = ".font-claude-response, .font-claude-message";
 
-// Claude's answer chrome: the thinking summary toggle and artifact cards are not the answer text.
-const SKIP = "[data-testid='action-bar-copy'], .sr-only";
+// Claude's answer chrome: code blocks sit in a "group/copy" box whose language label and copy control are
+// siblings of the <pre>.
+const SKIP = "[class*='group/copy'] > :not(:has(pre)), [data-testid='action-bar-copy']";
 
 function messageFor(el) {
   if (el.matches(USER)) return message("user", extractText(el, { skip: SKIP }));
@@ -38,7 +39,8 @@ export default {
     return finish("claude", pathSegmentAfter(url, "chat"), title, url, messages, streaming);
   }),
   composer: safely((doc) => {
-    const element = first(doc, ["[data-testid='chat-input'] .ProseMirror[contenteditable='true']",
+    const element = first(doc, ["[data-testid='chat-input'].ProseMirror[contenteditable='true']",
+      "[data-testid='chat-input'] .ProseMirror[contenteditable='true']",
       "div.ProseMirror[contenteditable='true']", "fieldset [contenteditable='true']"]);
     const sendButton = first(doc, ["button[aria-label='Send message']", "button[aria-label='Send Message']",
       "fieldset button[type='submit']"]);

@@ -106,6 +106,7 @@ function walk(node, out, ctx) {
   const el = node;
   if (!ctx.isRoot && el.matches(ctx.skip)) return;
   const tag = el.tagName;
+  if (!ctx.isRoot && isCodeLabel(el, ctx.skip)) return;
   const childCtx = { ...ctx, isRoot: false, pre: ctx.pre || isPreformatted(el) };
 
   if (tag === "BR") {
@@ -114,6 +115,12 @@ function walk(node, out, ctx) {
   }
   if (tag === "PRE" || (tag === "CODE-BLOCK")) {
     emitCodeBlock(el, out, ctx);
+    return;
+  }
+  if (tag === "CODE" && !ctx.pre) {
+    const code = el.textContent.replace(/\s+/g, " ");
+    const ticks = "`".repeat(Math.max(0, ...(code.match(/`+/g) || []).map((run) => run.length)) + 1);
+    out.emit(`${ticks}${code}${ticks}`, { raw: true });
     return;
   }
   if (tag === "UL" || tag === "OL") {
@@ -150,6 +157,21 @@ function walk(node, out, ctx) {
   else if (line) out.requestBreak(1);
 }
 
+// A code block's language label often sits beside its <pre> ("javascript" above the code); it is already in
+// the fence, so it is dropped when it repeats the code's language.
+function isCodeLabel(el, skip) {
+  const raw = el.textContent || "";
+  if (raw.length > 40 || el.tagName === "PRE" || el.tagName === "CODE") return false;
+  const parent = el.parentElement;
+  if (!parent || el.querySelector("pre")) return false;
+  const pre = Array.from(parent.querySelectorAll("pre")).find((candidate) => !el.contains(candidate));
+  if (!pre) return false;
+  const lang = codeLanguage(pre, pre.querySelector("code"));
+  if (!lang) return false;
+  const label = extractText(el, { skip });
+  return !!label && label.toLowerCase() === lang.toLowerCase();
+}
+
 function emitCodeBlock(el, out, ctx) {
   const pre = el.tagName === "PRE" ? el : el.querySelector("pre") || el;
   const code = pre.querySelector("code") || pre;
@@ -161,7 +183,7 @@ function emitCodeBlock(el, out, ctx) {
   let lang = codeLanguage(pre, code === pre ? null : code);
   if (!lang && el.tagName === "CODE-BLOCK") {
     const label = el.querySelector("[data-language], .code-block-decoration span, .code-block-decoration");
-    if (label) lang = (label.getAttribute("data-language") || label.textContent || "").trim().split(/\s/)[0];
+    if (label) lang = (label.getAttribute("data-language") || label.textContent || "").trim().split(/\s/)[0].toLowerCase();
   }
   out.requestBreak(2);
   out.emit(`${fence}${lang}\n${text}\n${fence}`, { raw: true });

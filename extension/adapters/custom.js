@@ -38,6 +38,15 @@ function conversationId(url) {
   return (path || "/") + url.search;
 }
 
+function patternFor(origin) {
+  try {
+    const url = new URL(origin);
+    return [`${url.protocol}//${url.hostname}/*`];
+  } catch {
+    return [];
+  }
+}
+
 export function customAdapter(site) {
   const origin = site && site.origin ? String(site.origin).replace(/\/+$/, "") : "";
   const sel = (site && site.selectors) || {};
@@ -45,7 +54,7 @@ export function customAdapter(site) {
   return {
     id: provider,
     label: (site && site.label) || origin,
-    matches: origin ? [`${origin}/*`] : [],
+    matches: patternFor(origin),
     custom: true,
     extract: safely((doc, loc) => {
       const url = toUrl(loc);

@@ -33,10 +33,12 @@ export function parseMatchPattern(pattern) {
     const protocol = url.protocol.slice(0, -1);
     if (scheme === "*" ? !["http", "https", "ws", "wss"].includes(protocol) : protocol !== scheme) return false;
     if (host !== "*") {
-      if (host.startsWith("*.")) {
-        const base = host.slice(2);
+      // Match patterns carry no port: a host matches on every port, as in the browsers.
+      const hostname = host.replace(/:\d+$/, "");
+      if (hostname.startsWith("*.")) {
+        const base = hostname.slice(2);
         if (url.hostname !== base && !url.hostname.endsWith(`.${base}`)) return false;
-      } else if (url.hostname !== host.replace(/:\d+$/, "") || (/:\d+$/.test(host) && url.host !== host)) {
+      } else if (url.hostname !== hostname) {
         return false;
       }
     }
@@ -51,8 +53,14 @@ function matchesAny(patterns, url) {
   });
 }
 
+/** The match pattern for a user-added origin (match patterns have no port, so none is kept). */
+export function originPattern(origin) {
+  const url = new URL(origin);
+  return `${url.protocol}//${url.hostname}/*`;
+}
+
 function bindToOrigin(adapter, site) {
-  return { ...adapter, matches: [`${site.origin.replace(/\/+$/, "")}/*`], label: site.label || adapter.label };
+  return { ...adapter, matches: [originPattern(site.origin)], label: site.label || adapter.label };
 }
 
 /**

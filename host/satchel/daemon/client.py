@@ -37,7 +37,7 @@ def spawn_owner(home: Path) -> None:
     """Start `satchel serve` detached: it outlives the browser port or CLI call that started it."""
     env = dict(os.environ, SATCHEL_HOME=str(home))
     with open(log_dir(home) / "serve.log", "ab") as log:
-        subprocess.Popen(  # noqa: S603 - our own interpreter and module
+        subprocess.Popen(
             [sys.executable, "-m", "satchel", "serve"],
             stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=log,
             start_new_session=True, env=env, close_fds=True,

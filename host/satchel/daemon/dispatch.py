@@ -206,7 +206,7 @@ def handle(vault: Vault, request: object, *, client: str = "cli") -> dict[str, A
         reply = ok_reply(request_id, data)
     except SatchelError as exc:
         reply = error_reply(request_id, exc.code, exc.message)
-    except Exception as exc:  # noqa: BLE001 - the host answers every request, whatever happened
+    except Exception as exc:
         log.exception("action failed")
         reply = error_reply(request_id, "internal", f"{type(exc).__name__}: {exc}"[:500])
     return reply

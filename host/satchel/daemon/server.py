@@ -79,7 +79,7 @@ class Owner:
         except SatchelError as exc:
             log.error("cannot open the vault: %s", exc)
             self.open_error = exc
-        except Exception as exc:  # noqa: BLE001
+        except Exception as exc:
             log.exception("cannot open the vault")
             self.open_error = SatchelError(f"cannot open the vault: {exc}", code="vault_unavailable")
         self.ready.set()

@@ -175,7 +175,7 @@ def uninstall(satchel_home: Path, browsers: tuple[str, ...] | list[str] = BROWSE
 def probe_host(launcher: Path, timeout: float = 10.0, env: dict[str, str] | None = None) -> dict[str, Any]:
     """Start the host as a browser would and ask `hello`. Returns the reply's data."""
     started = time.monotonic()
-    proc = subprocess.run(  # noqa: S603 - our own launcher
+    proc = subprocess.run(
         [str(launcher), "chrome-extension://doctor/"],
         input=encode_frame({"id": "doctor", "type": "hello", "params": {}}),
         capture_output=True, timeout=timeout, env=env,
@@ -224,7 +224,7 @@ def doctor(satchel_home: Path, browsers: tuple[str, ...] | list[str] = BROWSERS,
             checks.append(Check("host starts", True,
                                 f"{launcher}: host {data.get('host_version')}, protocol {data.get('protocol_version')},"
                                 f" hello in {data['seconds'] * 1000:.0f} ms"))
-        except Exception as exc:  # noqa: BLE001 - doctor reports, never crashes
+        except Exception as exc:
             checks.append(Check("host starts", False, f"{launcher}: {exc}", "reinstall: pip install satchel"))
     try:
         from satchel.daemon.client import VaultClient
@@ -233,6 +233,6 @@ def doctor(satchel_home: Path, browsers: tuple[str, ...] | list[str] = BROWSERS,
             stats = client.call("stats")
         checks.append(Check("vault opens", True, f"{stats['path']}: {stats['conversations']} conversations, "
                                                  f"{stats['messages']} messages, {stats['backlog']} to embed"))
-    except Exception as exc:  # noqa: BLE001
+    except Exception as exc:
         checks.append(Check("vault opens", False, str(exc), "see `satchel doctor --json` and the logs folder"))
     return checks

@@ -10,7 +10,7 @@ import io
 import zipfile
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
 
@@ -48,10 +48,17 @@ class Source:
 
     path: Path
     member: str | None = None
+    # The reader currently open, so progress can report bytes read without threading it through parsers.
+    meter: dict[str, CountingReader] = field(default_factory=dict, compare=False, hash=False, repr=False)
 
     @property
     def label(self) -> str:
         return f"{self.path}!{self.member}" if self.member else str(self.path)
+
+    @property
+    def bytes_read(self) -> int:
+        reader = self.meter.get("reader")
+        return reader.bytes_read if reader is not None else 0
 
     @property
     def size(self) -> int:
@@ -64,11 +71,15 @@ class Source:
     def open(self) -> Iterator[CountingReader]:
         if self.member is None:
             with open(self.path, "rb") as fh:
-                yield CountingReader(fh)
+                reader = CountingReader(fh)
+                self.meter["reader"] = reader
+                yield reader
             return
         try:
             with zipfile.ZipFile(self.path) as zf, zf.open(self.member) as fh:
-                yield CountingReader(fh)
+                reader = CountingReader(fh)
+                self.meter["reader"] = reader
+                yield reader
         except zipfile.BadZipFile as exc:
             raise ImportFailed(f"{self.label}: the zip file is damaged ({exc})") from exc
 

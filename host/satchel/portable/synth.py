@@ -17,11 +17,7 @@ from pathlib import Path
 from typing import Any
 
 T0 = 1_700_000_000.0  # 2023-11-14, a fixed epoch so fixtures are reproducible
-WORDS = (
-    "vault memory portable branch context export import search token model answer question "
-    "python duckdb schema stream prompt history version unicode garden recipe travel budget "
-    "kernel compiler lambda tensor invoice contract meeting paris tokyo lisbon"
-).split()
+WORDS = ["vault", "memory", "portable", "branch", "context", "export", "import", "search", "token", "model", "answer", "question", "python", "duckdb", "schema", "stream", "prompt", "history", "version", "unicode", "garden", "recipe", "travel", "budget", "kernel", "compiler", "lambda", "tensor", "invoice", "contract", "meeting", "paris", "tokyo", "lisbon"]
 UNICODE_SAMPLES = [
     "Ünïcödé naïve café — “quotes” and emoji 🧳🔐✨",
     "日本語のテキスト、中文文本，한국어 텍스트",
@@ -307,3 +303,48 @@ def iter_openwebui(n: int, seed: int = 4) -> Iterator[dict[str, Any]]:
     rng = random.Random(seed)
     for i in range(n):
         yield openwebui_chat(rng, i, rich=i % 2 == 0)
+
+
+# ---------------------------------------------------------------- a rich vault
+
+
+def populate(vault: Any, workdir: Path, seed: int = 7) -> dict[str, int]:
+    """Fill `vault` with every provider's import plus live captures with edits: the round-trip fixture."""
+    from satchel.portable.importer import run_import
+
+    workdir.mkdir(parents=True, exist_ok=True)
+    synth_files = {
+        "chatgpt.zip": lambda p: write_chatgpt_zip(p, iter_chatgpt(4, turns=7, seed=seed, rich_every=2)),
+        "claude.json": lambda p: write_json_array(p, iter_claude(3, seed=seed)),
+        "gemini.json": lambda p: p.write_text(json.dumps(gemini_activity(seed=seed), ensure_ascii=False)),
+        "openwebui.json": lambda p: write_json_array(p, iter_openwebui(2, seed=seed)),
+    }
+    counts: dict[str, int] = {}
+    for name, make in synth_files.items():
+        path = workdir / name
+        make(path)
+        counts[name] = run_import(vault, path)["messages"]
+    rng = random.Random(seed)
+    conv = {"provider": "mistral", "id": "lechat-1", "title": "Edits, streaming and unicode",
+            "url": "https://chat.mistral.ai/chat/lechat-1", "model": "mistral-large",
+            "created_at": "2025-02-03T04:05:06.789Z"}
+    base = [
+        {"id": "s", "role": "system", "text": "You are terse.", "created_at": "2025-02-03T04:05:06.789Z"},
+        {"id": "u1", "role": "user", "text": "Wie spät ist es in Tōkyō? 🕰️", "created_at": "2025-02-03T04:05:07Z"},
+        {"id": "a1", "role": "assistant", "text": "Es ist", "model": "mistral-large"},
+    ]
+    vault.capture(conv, base)
+    base[2] = {**base[2], "text": "Es ist 13:05 Uhr in Tōkyō."}  # the streamed answer grew
+    vault.capture(conv, base)
+    base[1] = {**base[1], "text": "Wie spät ist es in Ōsaka? 🕰️"}  # the prompt was edited
+    base[2] = {**base[2], "text": "Auch 13:05 Uhr — gleiche Zeitzone."}  # and answered again
+    vault.capture(conv, base)
+    base[2] = {**base[2], "text": "Ebenfalls 13:05 Uhr (JST)."}  # regenerated in place
+    vault.capture(conv, [*base, {"id": "t1", "role": "tool", "text": "clock(JST) -> 13:05"}])
+    # A capture without message ids (a site that shows none) and a very long message.
+    long_text = "\n\n".join(_sentence(rng, 60) for _ in range(400))
+    vault.capture({"provider": "deepseek", "id": "ds-1", "title": "No ids"}, [
+        {"role": "user", "text": "Summarise this: " + long_text[:200]},
+        {"role": "assistant", "text": long_text},
+    ])
+    return counts

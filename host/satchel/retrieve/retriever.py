@@ -16,7 +16,6 @@ postings (``keyword.py``) and vectors (``vectors.py``) are addressed by the same
 
 from __future__ import annotations
 
-import math
 import time
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -79,10 +78,14 @@ class RetrievalConfig:
     neighbour_weight: float = 0.0  # a neighbour of a top hit gets this share of the hit's score
     neighbour_hits: int = 10  # how many top hits lend their score to neighbours
     neighbour_after_only: bool = False
-    # relevance floor
+    # relevance floor: the query needs one hit that clears these (else [])
     floor_idf_share: float = 0.3  # matched share of the query's idf mass (terms unknown to the vault count too)
-    floor_min_idf: float = 1.0  # at least one matched term at least this rare
-    floor_cosine: float = 0.45  # or a cosine at least this high
+    floor_df_share: float = 0.35  # only terms in at most this share of chunks count as matched ...
+    floor_small_df: int = 3  # ... or in at most this many (a small vault)
+    floor_cosine: float = 0.45  # or a cosine at least this high (MiniLM: off-topic prompts peak at 0.15-0.36)
+    # every hit: an informative matched term ...
+    hit_cosine: float = 0.3  # ... or a cosine at least this high
+    hit_relative: float = 0.1  # ... and a fused score at least this share of the best
     mode: str = "hybrid"  # "hybrid" | "keyword" | "vector" (benchmarks)
     extras: dict = field(default_factory=dict)
 
@@ -111,6 +114,7 @@ class Retriever:
         self._nb_keys = np.zeros(0, np.int64)
         self._nb_rows = np.zeros(0, np.int64)
         self._nb_upto = 0
+        self.clock = time.time  # "now" when search() gets none (benchmarks replay a past moment)
 
     # ------------------------------------------------------------------ sizes
     def __len__(self) -> int:
@@ -243,7 +247,7 @@ class Retriever:
         return np.log1p((n - df + 0.5) / (df + 0.5))
 
     def _bm25(self, terms: list[str]) -> tuple[np.ndarray, np.ndarray, float, float]:
-        """Dense BM25 per row, matched idf per row, the query's idf mass, and its rarest matched idf."""
+        """Dense BM25 per row, idf of the informative query terms each row matches, the query's idf mass."""
         cfg = self.config
         n = self._n
         scores = np.zeros(n, np.float64)
@@ -265,10 +269,12 @@ class Retriever:
                 continue
             idf = float(self._idf(float(rows.size)))
             idf_mass += idf
+            informative = rows.size <= max(cfg.floor_small_df, cfg.floor_df_share * self._live)
             norm = cfg.k1 * (1.0 - cfg.b + cfg.b * self._length[rows] / avgdl)
             contrib = idf * tf * (cfg.k1 + 1.0) / (tf + norm)
             scores[rows] += contrib * (1.0 + 0.5 * (qtf - 1))
-            matched[rows] += idf
+            if informative:
+                matched[rows] += idf
         return scores, matched, idf_mass, unknown_idf
 
     def search(self, query: str, query_vector: np.ndarray | None, k: int, filters: Filters | None = None,
@@ -278,7 +284,7 @@ class Retriever:
         n = self._n
         if n == 0 or k <= 0 or self._live == 0:
             return []
-        now = time.time() if now is None else now
+        now = self.clock() if now is None else now
         mask = self._mask(filters)
         if not mask.any():
             return []
@@ -353,15 +359,22 @@ class Retriever:
             inside = (self._created[cand] >= since) & (self._created[cand] < until)
             fused *= np.where(inside, 1.0 + cfg.period_boost, 1.0)
 
-        # ---- relevance floor
-        passes = np.zeros(cand.size, bool)
+        # ---- relevance floor: the query must have one convincing hit, then each hit needs some evidence
+        strong = np.zeros(cand.size, bool)
+        weak = np.zeros(cand.size, bool)
         if matched is not None and idf_mass > 0:
             m = matched[cand]
-            passes |= (m >= cfg.floor_idf_share * idf_mass) & (m >= cfg.floor_min_idf)
+            strong |= (m >= cfg.floor_idf_share * idf_mass) & (m > 0)
+            weak |= m > 0
         if cos is not None and cfg.mode != "keyword":
-            passes |= has_vec & (cos_c >= cfg.floor_cosine)
+            strong |= has_vec & (cos_c >= cfg.floor_cosine)
+            weak |= has_vec & (cos_c >= cfg.hit_cosine)
         if cfg.mode != "hybrid":
-            passes[:] = True  # benchmarks of the single signals rank everything they find
+            strong[:] = weak[:] = True  # benchmarks of the single signals rank everything they find
+        if not strong.any():
+            return []
+        passes = weak | strong
+        passes &= fused >= cfg.hit_relative * float(fused[passes].max())
 
         # ---- neighbour expansion
         if cfg.neighbour_weight > 0 and passes.any():

@@ -13,17 +13,7 @@ _WORD = re.compile(r"[^\W_]+", re.UNICODE)
 # A compact English list (function words, auxiliaries, pronouns, chat filler). Content-bearing words such as
 # "first", "last", "new", "never" are kept: prompts lean on them.
 STOPWORDS = frozenset(
-    """
-    a about above after again against all am an and any are aren as at be because been before being below between
-    both but by can cannot could couldn d did didn do does doesn doing don down during each few for from further had
-    hadn has hasn have haven having he her here hers herself him himself his how i if in into is isn it its itself
-    just ll m me more most mustn my myself no nor not now o of off on once only or other ought our ours ourselves
-    out over own re s same shan she should shouldn so some such t than that the their theirs them themselves then
-    there these they this those through to too under until up ve very was wasn we were weren what when where which
-    while who whom why will with won would wouldn y you your yours yourself yourselves also yes yeah oh ok okay hey
-    hi hello really just like get got gonna wanna lot lots thing things much many well even still ever something
-    anything everything someone anyone everyone let us said says say tell told know think thought
-    """.split()
+    ["a", "about", "above", "after", "again", "against", "all", "am", "an", "and", "any", "are", "aren", "as", "at", "be", "because", "been", "before", "being", "below", "between", "both", "but", "by", "can", "cannot", "could", "couldn", "d", "did", "didn", "do", "does", "doesn", "doing", "don", "down", "during", "each", "few", "for", "from", "further", "had", "hadn", "has", "hasn", "have", "haven", "having", "he", "her", "here", "hers", "herself", "him", "himself", "his", "how", "i", "if", "in", "into", "is", "isn", "it", "its", "itself", "just", "ll", "m", "me", "more", "most", "mustn", "my", "myself", "no", "nor", "not", "now", "o", "of", "off", "on", "once", "only", "or", "other", "ought", "our", "ours", "ourselves", "out", "over", "own", "re", "s", "same", "shan", "she", "should", "shouldn", "so", "some", "such", "t", "than", "that", "the", "their", "theirs", "them", "themselves", "then", "there", "these", "they", "this", "those", "through", "to", "too", "under", "until", "up", "ve", "very", "was", "wasn", "we", "were", "weren", "what", "when", "where", "which", "while", "who", "whom", "why", "will", "with", "won", "would", "wouldn", "y", "you", "your", "yours", "yourself", "yourselves", "also", "yes", "yeah", "oh", "ok", "okay", "hey", "hi", "hello", "really", "just", "like", "get", "got", "gonna", "wanna", "lot", "lots", "thing", "things", "much", "many", "well", "even", "still", "ever", "something", "anything", "everything", "someone", "anyone", "everyone", "let", "us", "said", "says", "say", "tell", "told", "know", "think", "thought"]
 )
 
 _stemmer = Stemmer.Stemmer("english")

@@ -6,7 +6,7 @@ half-open ``[since, until)``) for the first expression found, or ``None``. Pure:
 Understood: yesterday, today, this morning, last night, last/this week|weekend|month|year, N days|weeks|months|
 years ago (also "a few", "a couple of"), recently/lately, (last|this|on) <weekday>, (in|last|this|during) <month>
 [year], <month> <year>, in|during <year>, (last|this) spring|summer|autumn|fall|winter, in the <season> of <year>,
-ISO dates (2023-05-08).
+dates (2023-05-08, 7 July 2023, October 13, 2023, 8th December, 2023).
 """
 
 from __future__ import annotations
@@ -49,6 +49,11 @@ def _add_months(year: int, month: int, n: int) -> tuple[int, int]:
 def _month_span(year: int, month: int, months: int = 1) -> tuple[datetime, datetime]:
     y2, m2 = _add_months(year, month, months)
     return _dt(year, month), _dt(y2, m2)
+
+
+def _day_span(day: datetime) -> tuple[datetime, datetime]:
+    """A calendar day, widened by half a day each side: stored times are UTC, the person's day is local."""
+    return day - timedelta(hours=12), day + timedelta(hours=36)
 
 
 def _day(now: datetime) -> datetime:
@@ -134,11 +139,23 @@ def _rules(now: datetime):
                             int(year) if year else None)
 
     def iso(m: re.Match) -> tuple[datetime, datetime]:
-        start = _dt(int(m.group("y")), int(m.group("m")), int(m.group("d")))
-        return start, start + timedelta(days=1)
+        return _day_span(_dt(int(m.group("y")), int(m.group("m")), int(m.group("d"))))
+
+    def day_month(m: re.Match) -> tuple[datetime, datetime]:
+        mo = MONTHS[m.group("month").lower()]
+        year = m.group("year")
+        y = int(year) if year else _most_recent_month(now, mo, skip_current=False)
+        start = _dt(y, mo, int(m.group("day")))
+        if not year and start > now:
+            start = start.replace(year=y - 1)
+        return _day_span(start)
 
     return [
         (r"\b(?P<y>(?:19|20)\d\d)-(?P<m>[01]\d)-(?P<d>[0-3]\d)\b", iso),
+        (rf"\b(?P<day>[0-3]?\d)(?:st|nd|rd|th)?\s+(?:of\s+)?(?P<month>{_MONTH_RE})\.?"
+         r"(?:,?\s*(?P<year>(?:19|20)\d\d))?\b", day_month),
+        (rf"\b(?P<month>{_MONTH_RE})\.?\s+(?P<day>[0-3]?\d)(?:st|nd|rd|th)?\b(?!:)"
+         r"(?:,?\s*(?P<year>(?:19|20)\d\d))?\b", day_month),
         (r"\b(?:earlier\s+)?today\b|\bthis\s+(?:morning|afternoon|evening)\b|\btonight\b",
          lambda m: (today, today + timedelta(days=1))),
         (r"\byesterday\b|\blast\s+night\b", lambda m: (today - timedelta(days=1), today)),
@@ -147,7 +164,7 @@ def _rules(now: datetime):
         (r"\b(?:recently|lately|these\s+days)\b", lambda m: (today - timedelta(days=30), today + timedelta(days=1))),
         (r"\b(?:(?P<which>last|this|on)\s+)(?P<wd>monday|tuesday|wednesday|thursday|friday|saturday|sunday)\b",
          weekday),
-        (rf"\b(?:in\s+the\s+)?(?P<season>spring|summer|autumn|fall|winter)\s+of\s+(?P<year>(?:19|20)\d\d)\b"
+        (r"\b(?:in\s+the\s+)?(?P<season>spring|summer|autumn|fall|winter)\s+of\s+(?P<year>(?:19|20)\d\d)\b"
          r"|\b(?P<which>last|this|past)\s+(?P<season2>spring|summer|autumn|fall|winter)\b", None),
         (rf"\b(?:(?P<which>in|last|this|during|since|early|late|mid)\s+)?(?P<month>{_MONTH_RE})\.?"
          r"(?:\s+(?:of\s+)?(?P<year>(?:19|20)\d\d))?\b", month),
@@ -185,7 +202,7 @@ def _resolve(m: re.Match, handler, season, now_dt: datetime, prompt: str):
         return _season_span(now_dt, groups["season"].lower(), "", int(groups["year"]))
     if "month" in groups and groups.get("month"):
         word = groups["month"]
-        has_cue = bool(groups.get("which") or groups.get("year"))
+        has_cue = bool(groups.get("which") or groups.get("year") or groups.get("day"))
         if word.lower() not in _FULL_MONTH_RE.split("|") and not has_cue:
             return None  # "mar", "jan" alone are too ambiguous
         if word.lower() == "may" and not has_cue:

@@ -66,7 +66,7 @@ class Vault:
         self.retriever = Retriever()
         self._next_id: dict[str, int] = {}
         for table in ("conversations", "messages", "chunks", "sessions", "memories"):
-            (top,) = db.execute(f"SELECT coalesce(max(id), 0) FROM {table}").fetchone()  # noqa: S608
+            (top,) = db.execute(f"SELECT coalesce(max(id), 0) FROM {table}").fetchone()
             self._next_id[table] = int(top) + 1
         self._embedder: Any = None
         self._embed_wakeup = threading.Event()
@@ -377,7 +377,7 @@ class Vault:
             return None
         try:
             return self._embedder.embed([query])[0]
-        except Exception:  # noqa: BLE001 - a broken model must not break keyword search
+        except Exception:
             log.exception("query embedding failed")
             return None
 
@@ -425,14 +425,14 @@ class Vault:
                            provider: str | None = None) -> dict[str, Any]:
         with self.lock:
             where, args = ("WHERE c.provider = ?", [provider]) if provider else ("", [])
-            (total,) = self.db.execute(f"SELECT count(*) FROM conversations c {where}", args).fetchone()  # noqa: S608
+            (total,) = self.db.execute(f"SELECT count(*) FROM conversations c {where}", args).fetchone()
             rows = self.db.execute(
                 f"""
                 SELECT c.provider, c.external_id, c.title, c.url, c.created_at, c.updated_at, c.source,
                        (SELECT count(*) FROM messages m WHERE m.conversation_id = c.id)
                 FROM conversations c {where}
                 ORDER BY c.updated_at DESC, c.id DESC LIMIT ? OFFSET ?
-                """,  # noqa: S608
+                """,
                 [*args, limit, offset],
             ).fetchall()
         return {
@@ -587,13 +587,13 @@ class Vault:
         try:
             with self.lock:
                 self._load_vectors()
-        except Exception:  # noqa: BLE001
+        except Exception:
             log.exception("cannot load the embedding model; keyword search only")
             return
         while not self._closed:
             try:
                 done = self.embed_pending(max_batches=4)
-            except Exception:  # noqa: BLE001 - keep the worker alive; retry later
+            except Exception:
                 log.exception("embedding batch failed")
                 done = 0
             if not done:

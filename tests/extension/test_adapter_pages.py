@@ -1,0 +1,332 @@
+"""Site adapters, run in headless Chromium on fixture pages served at each site's real URL.
+
+Each fixture reproduces a site's chat and composer markup; rich-text composers are built from the real
+editor libraries (ProseMirror, Lexical, Quill) bundled by tests/extension/fixtures/_editors/build.sh.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import subprocess
+from pathlib import Path
+from urllib.parse import urlsplit
+
+import pytest
+
+sync_api = pytest.importorskip("playwright.sync_api")
+
+ROOT = Path(__file__).resolve().parents[2]
+FIXTURES = ROOT / "tests" / "extension" / "fixtures"
+ADAPTERS_DIR = ROOT / "extension" / "adapters"
+EDITORS = FIXTURES / "_editors"
+CHROMIUM = os.environ.get("SATCHEL_CHROMIUM", "/usr/bin/chromium")
+
+FIXTURE_PREFIX = "/__satchel_fixtures__/"
+ADAPTER_PREFIX = "/__satchel_adapters__/"
+
+MANIFEST = json.loads((FIXTURES / "sites.json").read_text(encoding="utf-8"))
+SITES = {site["adapter"]: site for site in MANIFEST["sites"]}
+SITE_IDS = list(SITES)
+
+CONTENT_TYPES = {".html": "text/html; charset=utf-8", ".js": "text/javascript; charset=utf-8",
+                 ".json": "application/json", ".css": "text/css"}
+
+
+def _bundles_current() -> bool:
+    sources = [p for p in EDITORS.glob("*.js")]
+    for name in ("prosemirror", "lexical", "quill", "textarea"):
+        bundle = EDITORS / "build" / f"{name}.js"
+        if not bundle.exists():
+            return False
+        if any(src.stat().st_mtime > bundle.stat().st_mtime for src in sources):
+            return False
+    return True
+
+
+@pytest.fixture(scope="module")
+def browser():
+    if not _bundles_current():
+        result = subprocess.run(["bash", str(EDITORS / "build.sh")], capture_output=True, text=True)
+        if result.returncode != 0:
+            pytest.fail(f"building the fixture editors failed (run `npm ci` first):\n{result.stderr}")
+    if not Path(CHROMIUM).exists():
+        pytest.skip(f"no Chromium at {CHROMIUM}")
+    with sync_api.sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox"], headless=True)
+        yield browser
+        browser.close()
+
+
+def _file_response(base: Path, rel: str):
+    target = (base / rel).resolve()
+    if base.resolve() not in target.parents or not target.is_file():
+        return None
+    return {"status": 200, "body": target.read_bytes(),
+            "headers": {"content-type": CONTENT_TYPES.get(target.suffix, "application/octet-stream")}}
+
+
+def _open(browser, url: str, page_file: str):
+    """A page at `url` whose document is the fixture file; fixture assets and the adapter modules are served
+    under reserved paths of the same origin; every other request fails (no network)."""
+    context = browser.new_context()
+    page_path = FIXTURES / page_file
+
+    def handle(route):
+        request_url = route.request.url
+        path = urlsplit(request_url).path
+        response = None
+        if path.startswith(FIXTURE_PREFIX):
+            response = _file_response(FIXTURES, path[len(FIXTURE_PREFIX):])
+        elif path.startswith(ADAPTER_PREFIX):
+            response = _file_response(ADAPTERS_DIR, path[len(ADAPTER_PREFIX):])
+        elif request_url.split("#")[0] == url:
+            response = {"status": 200, "body": page_path.read_bytes(),
+                        "headers": {"content-type": "text/html; charset=utf-8"}}
+        if response is None:
+            route.fulfill(status=404, body="not in fixture")
+        else:
+            route.fulfill(**response)
+
+    context.route("**/*", handle)
+    page = context.new_page()
+    errors: list[str] = []
+    page.on("pageerror", lambda exc: errors.append(str(exc)))
+    page.goto(url)
+    return context, page, errors
+
+
+# Runs in the page: loads the registry, picks the adapter for this URL, extracts and finds the composer.
+# Reports exceptions instead of raising, so a throwing adapter is a clear test failure.
+RUN_ADAPTER = """
+async (customSites) => {
+  const registry = await import('%s' + 'index.js');
+  const adapter = registry.adapterForUrl(location.href, customSites);
+  if (!adapter) return { adapter: null };
+  const before = document.documentElement.outerHTML;
+  const report = { adapter: adapter.id };
+  try { report.extract = adapter.extract(document, location); } catch (e) { report.threw = String(e); }
+  try {
+    const c = adapter.composer(document);
+    report.composer = c && {
+      kind: c.kind,
+      isEditor: c.element === window.__composerElement,
+      sendButton: !!c.sendButton,
+    };
+  } catch (e) { report.threw = String(e); }
+  report.mutated = document.documentElement.outerHTML !== before;
+  return report;
+}
+""" % ADAPTER_PREFIX
+
+
+def run_adapter(page, custom_sites=None):
+    return page.evaluate(RUN_ADAPTER, custom_sites or [])
+
+
+def expected_for(site_id: str):
+    return json.loads((FIXTURES / SITES[site_id]["expected"]).read_text(encoding="utf-8"))
+
+
+@pytest.mark.parametrize("site_id", SITE_IDS)
+def test_adapter_extracts_the_fixture_conversation_exactly(browser, site_id):
+    site = SITES[site_id]
+    context, page, errors = _open(browser, site["url"], site["page"])
+    try:
+        report = run_adapter(page, site.get("custom_sites"))
+        assert report["adapter"] == site_id
+        assert "threw" not in report
+        assert report["extract"] == expected_for(site_id)
+        assert report["mutated"] is False, "adapters must not change the page"
+        assert errors == []
+    finally:
+        context.close()
+
+
+@pytest.mark.parametrize("site_id", SITE_IDS)
+def test_adapter_reports_streaming_while_an_answer_is_generated(browser, site_id):
+    site = SITES[site_id]
+    context, page, _ = _open(browser, site["url"], site["streaming_page"])
+    try:
+        report = run_adapter(page, site.get("custom_sites"))
+        assert "threw" not in report
+        assert report["extract"] is not None
+        assert report["extract"]["streaming"] is True
+        assert report["extract"]["messages"][0]["role"] == "user"
+    finally:
+        context.close()
+
+
+@pytest.mark.parametrize("site_id", SITE_IDS)
+def test_composer_is_the_sites_editor_with_its_send_button(browser, site_id):
+    site = SITES[site_id]
+    context, page, _ = _open(browser, site["url"], site["page"])
+    try:
+        composer = run_adapter(page, site.get("custom_sites"))["composer"]
+        assert composer == {"kind": site["composer"], "isEditor": True, "sendButton": True}
+    finally:
+        context.close()
+
+
+@pytest.mark.parametrize("site_id", SITE_IDS)
+def test_fixture_composer_is_a_live_editor_that_enables_send(browser, site_id):
+    """Typing goes through the editor library's own input handling: its document gets the text and the send
+    button turns on, as on the real site. (Proves the fixture composers are real editors, not bare divs.)"""
+    site = SITES[site_id]
+    context, page, _ = _open(browser, site["url"], site["page"])
+    try:
+        send = ("(await import('%sindex.js')).adapterForUrl(location.href, %s).composer(document).sendButton"
+                % (ADAPTER_PREFIX, json.dumps(site.get("custom_sites") or [])))
+        enabled = "async () => { const b = %s; return !!b && !b.disabled && b.getAttribute('aria-disabled') !== 'true'; }"
+        assert page.evaluate(enabled % send) is False
+        page.evaluate("() => window.__composerElement.focus()")
+        page.keyboard.type("héllo wörld")
+        assert page.evaluate("() => window.__composerState()").strip() == "héllo wörld"
+        assert page.evaluate(enabled % send) is True
+    finally:
+        context.close()
+
+
+def test_textarea_fixture_ignores_value_set_without_the_native_setter(browser):
+    """Textarea fixtures track their value like React: assigning .value and firing input changes nothing;
+    the native prototype setter plus an input event does (the technique injection must use)."""
+    site = SITES["deepseek"]
+    context, page, _ = _open(browser, site["url"], site["page"])
+    try:
+        naive = page.evaluate("""() => { const t = window.__composerElement; t.value = 'plain';
+            t.dispatchEvent(new Event('input', {bubbles: true})); return window.__composerState(); }""")
+        assert naive == ""
+        native = page.evaluate("""() => { const t = window.__composerElement;
+            Object.getOwnPropertyDescriptor(HTMLTextAreaElement.prototype, 'value').set.call(t, 'native');
+            t.dispatchEvent(new Event('input', {bubbles: true})); return window.__composerState(); }""")
+        assert native == "native"
+    finally:
+        context.close()
+
+
+@pytest.mark.parametrize("site_id", SITE_IDS)
+def test_adapter_returns_null_without_throwing_when_the_site_changed(browser, site_id):
+    site = SITES[site_id]
+    context, page, _ = _open(browser, site["url"], MANIFEST["changed"]["page"])
+    try:
+        report = run_adapter(page, site.get("custom_sites"))
+        assert report["adapter"] == site_id
+        assert "threw" not in report
+        assert report["extract"] is None
+        assert report["composer"] is None
+    finally:
+        context.close()
+
+
+@pytest.mark.parametrize("site_id", SITE_IDS)
+def test_adapter_survives_garbage_arguments(browser, site_id):
+    site = SITES[site_id]
+    context, page, _ = _open(browser, site["url"], site["page"])
+    try:
+        results = page.evaluate("""async ([id, customSites]) => {
+          const registry = await import('%sindex.js');
+          const a = registry.adapterForUrl(location.href, customSites);
+          const out = [];
+          for (const args of [[null, null], [document, null], [document, 'not a url'], [{}, location]]) {
+            try { out.push(a.extract(...args)); } catch (e) { out.push('threw: ' + e); }
+          }
+          try { out.push(a.composer(null)); } catch (e) { out.push('threw: ' + e); }
+          return out;
+        }""" % ADAPTER_PREFIX, [site_id, site.get("custom_sites") or []])
+        assert results == [None, None, None, None, None]
+    finally:
+        context.close()
+
+
+def test_custom_selectors_adapter_captures_a_generic_chat_page(browser):
+    custom = MANIFEST["custom"]
+    context, page, _ = _open(browser, custom["url"], custom["page"])
+    try:
+        report = run_adapter(page, custom["custom_sites"])
+        assert report["adapter"] == "custom:https://chat.example.org"
+        expected = json.loads((FIXTURES / custom["expected"]).read_text(encoding="utf-8"))
+        assert report["extract"] == expected
+        assert report["composer"]["kind"] == custom["composer"]
+        assert report["composer"]["sendButton"] is True
+        assert report["mutated"] is False
+    finally:
+        context.close()
+
+
+def test_custom_adapter_with_broken_selectors_returns_null(browser):
+    custom = MANIFEST["custom"]
+    broken = [{**custom["custom_sites"][0],
+               "selectors": {"turn": "div[[[", "user": ")", "assistant": ".nope", "composer": "##"}}]
+    context, page, _ = _open(browser, custom["url"], custom["page"])
+    try:
+        report = run_adapter(page, broken)
+        assert "threw" not in report
+        assert report["extract"] is None
+        assert report["composer"] is None
+    finally:
+        context.close()
+
+
+REGISTRY_PROBE = """async (cases) => {
+  const registry = await import('%sindex.js');
+  return cases.map(([url, sites]) => { const a = registry.adapterForUrl(url, sites); return a ? a.id : null; });
+}""" % ADAPTER_PREFIX
+
+
+def test_adapter_for_url_routes_every_known_address(browser):
+    context, page, _ = _open(browser, "https://satchel.test/", MANIFEST["changed"]["page"])
+    try:
+        owui = [{"origin": "http://192.168.1.20:8080", "label": "Open WebUI", "adapter": "openwebui"}]
+        cases = [
+            ("https://chat.openai.com/c/abc", []),
+            ("https://x.com/i/grok?conversation=1890", []),
+            ("https://x.com/elonmusk", []),
+            ("https://huggingface.co/chat/", []),
+            ("https://huggingface.co/models", []),
+            ("https://perplexity.ai/search/x", []),
+            ("http://192.168.1.20:8080/c/abc", owui),
+            ("http://192.168.1.20:9999/c/abc", owui),
+            ("https://example.com/", []),
+            ("not a url", []),
+        ]
+        assert page.evaluate(REGISTRY_PROBE, cases) == [
+            "chatgpt", "grok", None, "huggingchat", None, "perplexity", "openwebui", None, None, None,
+        ]
+    finally:
+        context.close()
+
+
+MATCH_PATTERN = re.compile(r"^(\*|https?)://(\*|\*\.[^/*]+|[^/*:]+)/.*$")
+
+
+def test_every_adapter_has_fixtures_and_valid_match_patterns(browser):
+    context, page, _ = _open(browser, "https://satchel.test/", MANIFEST["changed"]["page"])
+    try:
+        adapters = page.evaluate("""async () => {
+          const registry = await import('%sindex.js');
+          return registry.ADAPTERS.map((a) => ({
+            id: a.id, label: a.label, matches: a.matches,
+            fns: typeof a.extract === 'function' && typeof a.composer === 'function',
+          }));
+        }""" % ADAPTER_PREFIX)
+    finally:
+        context.close()
+    assert [a["id"] for a in adapters] == SITE_IDS
+    for adapter in adapters:
+        site = SITES[adapter["id"]]
+        assert adapter["fns"] and adapter["label"]
+        for key in ("page", "streaming_page", "expected"):
+            assert (FIXTURES / site[key]).is_file(), f"{adapter['id']}: missing {site[key]}"
+        for pattern in adapter["matches"]:
+            assert MATCH_PATTERN.match(pattern), f"{adapter['id']}: bad match pattern {pattern}"
+        if adapter["id"] == "openwebui":
+            assert adapter["matches"] == [], "Open WebUI runs only on origins the user adds"
+            assert site.get("custom_sites")
+        else:
+            assert adapter["matches"], f"{adapter['id']}: no match patterns"
+        expected = expected_for(adapter["id"])
+        assert expected["conversation"]["provider"] == adapter["id"]
+        assert expected["conversation"]["url"] == site["url"]
+        assert {m["role"] for m in expected["messages"]} == {"user", "assistant"}
+        assert any("```" in m["text"] for m in expected["messages"]), f"{adapter['id']}: no code block"
