@@ -88,12 +88,15 @@ class TextBuilder {
  * list items as "- " / "1. " lines, UI chrome dropped.
  * options.skip: extra selector of elements to drop (site-specific chrome).
  * options.preserveWhitespace: treat the root as pre-wrap (user prompts are shown verbatim on every site).
+ * options.codeLanguage(pre): the language of a code block whose markup does not say it (site label).
  */
 export function extractText(root, options = {}) {
   if (!root) return "";
   const skip = options.skip ? `${CHROME_SELECTOR}, ${options.skip}` : CHROME_SELECTOR;
   const out = new TextBuilder();
-  walk(root, out, { skip, pre: !!options.preserveWhitespace, listDepth: 0, isRoot: true });
+  walk(root, out, {
+    skip, pre: !!options.preserveWhitespace, listDepth: 0, isRoot: true, codeLanguage: options.codeLanguage,
+  });
   return out.toString();
 }
 
@@ -181,6 +184,7 @@ function emitCodeBlock(el, out, ctx) {
   const text = body.replace(/\u00a0/g, " ").replace(/\n+$/, "");
   const fence = fenceFor(text);
   let lang = codeLanguage(pre, code === pre ? null : code);
+  if (!lang && ctx.codeLanguage) lang = (ctx.codeLanguage(pre) || "").trim().toLowerCase();
   if (!lang && el.tagName === "CODE-BLOCK") {
     const label = el.querySelector("[data-language], .code-block-decoration span, .code-block-decoration");
     if (label) lang = (label.getAttribute("data-language") || label.textContent || "").trim().split(/\s/)[0].toLowerCase();
@@ -188,7 +192,6 @@ function emitCodeBlock(el, out, ctx) {
   out.requestBreak(2);
   out.emit(`${fence}${lang}\n${text}\n${fence}`, { raw: true });
   out.requestBreak(2);
-  void ctx;
 }
 
 /** First element matching any selector in the list (in list order: primary strategy first). */

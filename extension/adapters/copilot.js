@@ -22,9 +22,11 @@ export default {
       nodes = outermost(all(doc, ["[data-testid='user-message'], [data-testid='ai-message']"]));
       isUser = (el) => el.matches("[data-testid='user-message']");
     }
-    const messages = nodes.map((el) => (isUser(el)
-      ? message("user", extractText(el, { preserveWhitespace: !el.querySelector("p"), skip: SKIP }))
-      : message("assistant", extractText(el, { skip: SKIP }))));
+    const messages = nodes.map((el) => {
+      if (!isUser(el)) return message("assistant", extractText(el, { skip: SKIP }));
+      const body = first(el, ["[class*='whitespace-pre']"]);
+      return message("user", extractText(body || el, { preserveWhitespace: !!body, skip: SKIP }));
+    });
     const title = cleanTitle(doc.title, ["Microsoft Copilot", "Copilot"]);
     const streaming = hasStopButton(doc, ["button[data-testid='stop-button']", "button[aria-label='Interrupt message']"]);
     return finish("copilot", pathSegmentAfter(url, "chats"), title, url, messages, streaming);

@@ -7,10 +7,18 @@ import {
 } from "./common.js";
 
 const THINK = ".ds-think-content, [class*='think']";
+// Code blocks: a banner (language, copy, download) above a bare <pre>.
+const BANNER = ".md-code-block-banner-wrap, .md-code-block-banner";
+const codeLanguage = (pre) => {
+  const block = pre.closest(".md-code-block");
+  const banner = block && block.querySelector(".md-code-block-banner");
+  const label = banner && banner.querySelector("span, div");
+  return label ? label.textContent : "";
+};
 
 function answerText(turn) {
   const bodies = Array.from(turn.querySelectorAll(".ds-markdown")).filter((md) => !md.closest(THINK));
-  return bodies.map((md) => extractText(md, { skip: ".ds-markdown-cite" })).join("\n\n");
+  return bodies.map((md) => extractText(md, { skip: `.ds-markdown-cite, ${BANNER}`, codeLanguage })).join("\n\n");
 }
 
 function turnMessage(turn) {

@@ -302,4 +302,8 @@ api.tabs.onRemoved.addListener((tabId) => {
 });
 
 api.runtime.onStartup.addListener(() => ready.then(() => flushSoon()));
-api.runtime.onInstalled.addListener(() => ready.then(() => updateBadge()));
+api.runtime.onInstalled.addListener(({ reason }) => {
+  ready.then(() => updateBadge());
+  // First install: show the options page, whose diagnostics tell whether the host is set up.
+  if (reason === "install") api.runtime.openOptionsPage().catch(() => {});
+});

@@ -201,11 +201,25 @@ class Harness:
         return f"{self.ext_base}/{path}"
 
     def ext_page(self):
-        """A tab on an extension page: the privileged tier of the message table."""
+        """A tab on an extension page: the privileged tier of the message table.
+
+        Firefox's WebDriver BiDi refuses to navigate a tab to moz-extension:// URLs, so the first one is the
+        options page the extension opens itself on first install; further pages are opened from it.
+        """
         if self._ext_page is None or self._ext_page.is_closed():
-            self._ext_page = self.context.new_page()
-            self._ext_page.goto(self.ext_url("popup/popup.html"), wait_until="load")
+            wait_until(lambda: any(p.url.startswith(self.ext_base) for p in self.context.pages), 20,
+                       "the options page the extension opens on install")
+            self._ext_page = next(p for p in self.context.pages if p.url.startswith(self.ext_base))
+            self._ext_page.wait_for_load_state("load")
         return self._ext_page
+
+    def open_ext(self, path: str):
+        """Open one of the extension's pages in a new tab (opened by the extension itself)."""
+        with self.context.expect_page() as info:
+            self.ext_page().evaluate("(url) => window.open(url, '_blank')", self.ext_url(path))
+        page = info.value
+        page.wait_for_load_state("load")
+        return page
 
     def ext_call(self, action: str, args: dict | None = None) -> dict:
         reply = self.ext_page().evaluate(

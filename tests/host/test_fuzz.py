@@ -187,7 +187,7 @@ def test_decoding_arbitrary_bytes_returns_json_or_bad_frame(payload: bytes) -> N
 @pytest.mark.parametrize("payload", [
     b"[" * 100_000, b'{"a":' * 50_000, b"1" * 5000, b'{"id": "x", "n": ' + b"9" * 10_000 + b"}",
     b"\xff\xfe{}", b'"\xed\xa0\x80"', b"\xc0\xaf", b"", b"   ", b"NaN", b"{} {}",
-])
+], ids=lambda p: repr(p[:12]))
 def test_hostile_payloads_are_bad_frames_not_crashes(payload: bytes) -> None:
     try:
         decode_payload(payload)
@@ -334,7 +334,8 @@ def test_the_host_answers_every_framed_request_and_keeps_serving(host: HostProc,
 
 
 @pytest.mark.timeout(60)
-def test_the_host_survives_a_50_megabyte_message_and_answers_the_next(host: HostProc) -> None:
+def test_the_host_survives_a_50_megabyte_message_and_answers_the_next(tmp_path: Path) -> None:
+    host = HostProc(tmp_path)
     big = json.dumps({"id": "big", "type": "capture", "params": {"text": "x" * (50 * 1024 * 1024)}}).encode()
     started = time.monotonic()
     host.send(frame(big))
@@ -342,6 +343,8 @@ def test_the_host_survives_a_50_megabyte_message_and_answers_the_next(host: Host
     assert reply["ok"] is False and reply["error"]["code"] == "too_large"
     _alive(host)
     assert time.monotonic() - started < 30
+    assert host.close() == 0
+    stop_owner(tmp_path)
 
 
 @pytest.mark.timeout(60)

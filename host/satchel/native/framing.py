@@ -73,10 +73,13 @@ def decode_payload(payload: bytes) -> Any:
         return json.loads(text)
     except json.JSONDecodeError as exc:
         raise FrameError(f"message is not JSON: {exc.msg} at {exc.pos}") from None
+    except (ValueError, RecursionError) as exc:  # a 5,000-digit number, nesting deeper than the stack
+        raise FrameError(f"message is not usable JSON: {str(exc)[:100]}") from None
 
 
 def encode_frame(obj: Any) -> bytes:
-    payload = json.dumps(obj, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
+    # A lone surrogate (legal in a JSON string, not in UTF-8) goes out as its \uXXXX escape.
+    payload = json.dumps(obj, ensure_ascii=False, separators=(",", ":")).encode("utf-8", "backslashreplace")
     return HEADER.pack(len(payload)) + payload
 
 
