@@ -109,7 +109,7 @@ function walk(node, out, ctx) {
   const el = node;
   if (!ctx.isRoot && el.matches(ctx.skip)) return;
   const tag = el.tagName;
-  if (!ctx.isRoot && isCodeLabel(el, ctx.skip)) return;
+  if (!ctx.isRoot && isCodeLabel(el, ctx)) return;
   const childCtx = { ...ctx, isRoot: false, pre: ctx.pre || isPreformatted(el) };
 
   if (tag === "BR") {
@@ -120,7 +120,7 @@ function walk(node, out, ctx) {
     emitCodeBlock(el, out, ctx);
     return;
   }
-  if (tag === "CODE" && !ctx.pre) {
+  if (tag === "CODE") {
     const code = el.textContent.replace(/\s+/g, " ");
     const ticks = "`".repeat(Math.max(0, ...(code.match(/`+/g) || []).map((run) => run.length)) + 1);
     out.emit(`${ticks}${code}${ticks}`, { raw: true });
@@ -162,16 +162,16 @@ function walk(node, out, ctx) {
 
 // A code block's language label often sits beside its <pre> ("javascript" above the code); it is already in
 // the fence, so it is dropped when it repeats the code's language.
-function isCodeLabel(el, skip) {
+function isCodeLabel(el, ctx) {
   const raw = el.textContent || "";
   if (raw.length > 40 || el.tagName === "PRE" || el.tagName === "CODE") return false;
   const parent = el.parentElement;
   if (!parent || el.querySelector("pre")) return false;
   const pre = Array.from(parent.querySelectorAll("pre")).find((candidate) => !el.contains(candidate));
   if (!pre) return false;
-  const lang = codeLanguage(pre, pre.querySelector("code"));
+  const lang = codeLanguage(pre, pre.querySelector("code")) || (ctx.codeLanguage ? ctx.codeLanguage(pre) || "" : "");
   if (!lang) return false;
-  const label = extractText(el, { skip });
+  const label = extractText(el, { skip: ctx.skip });
   return !!label && label.toLowerCase() === lang.toLowerCase();
 }
 

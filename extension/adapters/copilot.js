@@ -2,7 +2,7 @@
 // #userInput textarea.
 import {
   all, cleanTitle, composerResult, extractText, finish, first, hasStopButton, message, outermost,
-  pathSegmentAfter, safely, toUrl,
+  pathSegmentAfter, safely, textOf, toUrl,
 } from "./common.js";
 
 const USER = "[data-content='user-message']";
@@ -27,7 +27,9 @@ export default {
       const body = first(el, ["[class*='whitespace-pre']"]);
       return message("user", extractText(body || el, { preserveWhitespace: !!body, skip: SKIP }));
     });
-    const title = cleanTitle(doc.title, ["Microsoft Copilot", "Copilot"]);
+    // The tab title is Copilot's generic one; the conversation's own title is the current sidebar entry.
+    const title = textOf(first(doc, ["nav [aria-current='page']", "[data-testid='conversation-title']"]))
+      || cleanTitle(doc.title.replace(/^Microsoft Copilot.*$/i, ""), ["Microsoft Copilot", "Copilot"]);
     const streaming = hasStopButton(doc, ["button[data-testid='stop-button']", "button[aria-label='Interrupt message']"]);
     return finish("copilot", pathSegmentAfter(url, "chats"), title, url, messages, streaming);
   }),

@@ -5,7 +5,13 @@ import {
   pathSegmentAfter, safely, toUrl,
 } from "./common.js";
 
-const SKIP = ".action-buttons, [data-testid='code-block'] > div:first-child";
+const SKIP = ".action-buttons";
+// Code blocks carry their language only in a header label next to the <pre>.
+const codeLanguage = (pre) => {
+  const block = pre.closest("[data-testid='code-block']");
+  const label = block && block.querySelector(".font-mono.text-xs, span");
+  return label ? label.textContent : "";
+};
 
 function messageFor(el) {
   const bubble = first(el, [".message-bubble"]) || el;
@@ -16,7 +22,7 @@ function messageFor(el) {
     const body = first(bubble, [".whitespace-pre-wrap", "p.break-words"]);
     return message("user", extractText(body || bubble, { preserveWhitespace: !!body, skip: SKIP }), id);
   }
-  return message("assistant", extractText(markdown || bubble, { skip: SKIP }), id);
+  return message("assistant", extractText(markdown || bubble, { skip: SKIP, codeLanguage }), id);
 }
 
 function conversationId(url) {

@@ -188,3 +188,15 @@ def forget(conversation: tuple[str, str] | None, message: tuple[str, str, str] |
 from satchel.cli import setup as _setup  # noqa: E402  (registers install/uninstall/doctor)
 
 _setup.register(cli)
+
+from satchel.cli import portable as _portable  # noqa: E402
+
+_portable.register(cli)
+
+
+@cli.command()
+def mcp() -> None:
+    """Serve the vault to MCP clients (local agents, desktop apps) over stdio."""
+    from satchel.mcp_server import main as run
+
+    run()

@@ -69,6 +69,8 @@ class RetrievalConfig:
     prefix_weight: float = 0.5  # a prefix term counts this much of a chunk term
     keyword_weight: float = 0.5  # fused = kw * keyword_weight + vec * (1 - keyword_weight)
     cosine_unrelated: float = 0.15  # cosine rescaled from here (0) to the best candidate (1)
+    vector_prev_weight: float = 0.0  # similarity = (cos + w * cos(previous turn)) / (1 + w)
+    vector_prev_max: bool = False
     candidates: int = 200  # per list, before fusion
     context_weight: float = 0.0  # boost by the share of query idf matched anywhere in the conversation
     recency_weight: float = 0.03  # multiplicative, 1 + w * 2^(-age / half life)
@@ -331,8 +333,15 @@ class Retriever:
             cos_c = cos[cand].astype(np.float64)
             has_vec = self.vectors.present[cand]
             lo = cfg.cosine_unrelated
-            hi = float(cos_c[has_vec].max()) if has_vec.any() else lo
-            vec_norm = np.clip((cos_c - lo) / max(hi - lo, 1e-6), 0.0, 1.0)
+            sim = cos_c
+            if cfg.vector_prev_weight > 0:
+                # A reply is about what it answers: let the previous turn's similarity count too.
+                sim = cos_c + cfg.vector_prev_weight * self._previous_cosine(cand, cos)
+                sim /= 1.0 + cfg.vector_prev_weight
+                if cfg.vector_prev_max:
+                    sim = np.maximum(sim, cos_c)
+            hi = float(sim[has_vec].max()) if has_vec.any() else lo
+            vec_norm = np.clip((sim - lo) / max(hi - lo, 1e-6), 0.0, 1.0)
         else:
             cos_c = np.zeros(cand.size)
             has_vec = np.zeros(cand.size, bool)
@@ -393,6 +402,16 @@ class Retriever:
         ]
 
     # ------------------------------------------------------------------ helpers
+    def _previous_cosine(self, cand: np.ndarray, cos: np.ndarray) -> np.ndarray:
+        """Cosine of the message before each candidate (same conversation), 0 where there is none."""
+        keys = ((self._conv[cand] << _POS_BITS) | self._position[cand]) - 1
+        ki, rows = self._neighbour_rows(keys)
+        out = np.zeros(cand.size)
+        if rows.size:
+            ok = self._alive[rows]
+            np.maximum.at(out, ki[ok], cos[rows[ok]])
+        return out
+
     def _conversation_coverage(self, terms: list[str], cand: np.ndarray, mask: np.ndarray,
                                idf_mass: float) -> np.ndarray:
         """Share of the query's idf mass that the candidate's conversation matches anywhere."""

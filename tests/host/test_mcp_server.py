@@ -1,0 +1,144 @@
+"""`satchel mcp` through the MCP SDK's own stdio client, against a real vault owned by `satchel serve`."""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from pathlib import Path
+
+import anyio
+import pytest
+
+from satchel.daemon.client import VaultClient
+
+pytest.importorskip("mcp")
+from mcp import ClientSession  # noqa: E402
+from mcp.client.stdio import StdioServerParameters, stdio_client  # noqa: E402
+
+HOST_DIR = str(Path(__file__).resolve().parents[2] / "host")
+
+
+def server_command() -> list[str]:
+    from satchel.cli.main import cli
+
+    # `satchel mcp` once the CLI has the command; the module itself until then.
+    return ["-m", "satchel", "mcp"] if "mcp" in getattr(cli, "commands", {}) else ["-m", "satchel.mcp_server"]
+
+
+def params(home: Path) -> StdioServerParameters:
+    env = {**os.environ, "SATCHEL_HOME": str(home),
+           "PYTHONPATH": os.pathsep.join(p for p in (HOST_DIR, os.environ.get("PYTHONPATH")) if p)}
+    return StdioServerParameters(command=sys.executable, args=server_command(), env=env)
+
+
+async def with_session(home: Path, steps) -> None:
+    async with stdio_client(params(home)) as (read, write), ClientSession(read, write) as session:
+        await session.initialize()
+        await steps(session)
+
+
+def data(result) -> object:
+    assert not result.isError, result.content
+    if result.structuredContent is not None:
+        return result.structuredContent
+    return result.content[0].text if result.content else ""
+
+
+@pytest.fixture
+def seeded(satchel_home, monkeypatch):
+    monkeypatch.setenv("PYTHONPATH", os.pathsep.join(p for p in (HOST_DIR, os.environ.get("PYTHONPATH")) if p))
+    with VaultClient(satchel_home) as client:
+        client.call("capture", {
+            "conversation": {"provider": "claude", "id": "garden-1", "title": "Garlic"},
+            "messages": [
+                {"id": "u1", "role": "user", "text": "How deep should I plant garlic cloves?"},
+                {"id": "a1", "role": "assistant", "text": "Plant garlic cloves about 5 cm deep, pointy end up."},
+            ],
+        })
+        client.call("capture", {
+            "conversation": {"provider": "chatgpt", "id": "trip-1", "title": "Lisbon"},
+            "messages": [
+                {"id": "u1", "role": "user", "text": "Which tram goes through Alfama?"},
+                {"id": "a1", "role": "assistant", "text": "Tram 28 winds through Alfama."},
+            ],
+        })
+    return satchel_home
+
+
+def test_every_tool_is_listed_with_a_description(seeded):
+    async def steps(session):
+        tools = {t.name: t for t in (await session.list_tools()).tools}
+        assert set(tools) == {"search", "get_context", "list_conversations", "read_conversation", "remember",
+                              "forget"}
+        assert all(t.description for t in tools.values())
+        assert "query" in tools["search"].inputSchema["properties"]
+
+    anyio.run(with_session, seeded, steps)
+
+
+def test_search_list_and_read_through_a_real_client(seeded):
+    async def steps(session):
+        hits = data(await session.call_tool("search", {"query": "garlic depth", "k": 3}))["hits"]
+        assert hits[0]["conversation_id"] == "garden-1" and "5 cm" in " ".join(h["text"] for h in hits)
+        listed = data(await session.call_tool("list_conversations", {"limit": 10}))
+        assert {c["id"] for c in listed["conversations"]} == {"garden-1", "trip-1"}
+        read = data(await session.call_tool("read_conversation", {"provider": "chatgpt", "id": "trip-1"}))
+        assert [m["role"] for m in read["messages"]] == ["user", "assistant"]
+        assert read["messages"][1]["text"] == "Tram 28 winds through Alfama."
+        missing = await session.call_tool("read_conversation", {"provider": "chatgpt", "id": "nope"})
+        assert missing.isError
+
+    anyio.run(with_session, seeded, steps)
+
+
+def test_get_context_is_relevant_and_empty_when_nothing_is(seeded):
+    async def steps(session):
+        block = data(await session.call_tool("get_context", {"prompt": "how deep do I plant garlic?"}))
+        assert "5 cm" in block
+        nothing = data(await session.call_tool("get_context", {"prompt": "quantum chromodynamics lattice"}))
+        assert nothing == "" or "garlic" not in nothing.lower()
+
+    anyio.run(with_session, seeded, steps)
+
+
+def test_remember_then_find_then_forget(seeded):
+    async def steps(session):
+        stored = data(await session.call_tool("remember", {"text": "My bike is a green Brompton."}))
+        again = data(await session.call_tool("remember", {"text": "My bike is a green  Brompton."}))
+        assert again["message_id"] == stored["message_id"]
+        hits = data(await session.call_tool("search", {"query": "Brompton bike"}))["hits"]
+        assert hits and "Brompton" in hits[0]["text"]
+        gone = data(await session.call_tool("forget", {"provider": stored["provider"],
+                                                        "conversation_id": stored["conversation_id"],
+                                                        "message_id": stored["message_id"]}))
+        assert gone["removed"]["messages"] == 1
+        hits = data(await session.call_tool("search", {"query": "Brompton bike"}))["hits"]
+        assert not any("Brompton" in h["text"] for h in hits)
+        data(await session.call_tool("forget", {"provider": "claude", "conversation_id": "garden-1"}))
+        listed = data(await session.call_tool("list_conversations", {}))
+        assert "garden-1" not in {c["id"] for c in listed["conversations"]}
+
+    anyio.run(with_session, seeded, steps)
+
+
+def test_mcp_server_shares_the_vault_with_other_clients(seeded):
+    async def steps(session):
+        # A capture from another client while the MCP server is connected is visible to it at once.
+        with VaultClient(seeded) as other:
+            other.call("capture", {"conversation": {"provider": "gemini", "id": "g-1", "title": "Bread"},
+                                   "messages": [{"id": "m", "role": "user", "text": "sourdough hydration 78%"}]})
+        hits = data(await session.call_tool("search", {"query": "sourdough hydration"}))["hits"]
+        assert hits and hits[0]["provider"] == "gemini"
+
+    anyio.run(with_session, seeded, steps)
+
+
+def test_stdout_carries_only_mcp_frames(seeded):
+    """Anything else on stdout would corrupt the client's stream; the SDK would fail to parse it."""
+
+    async def steps(session):
+        result = await session.call_tool("search", {"query": "tram"})
+        assert json.dumps(data(result))
+
+    anyio.run(with_session, seeded, steps)
