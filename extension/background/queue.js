@@ -35,10 +35,10 @@ export class CaptureQueue {
     return { delivered: 0, dropped: 0, lastDeliveredAt: null, lastError: null, ...stored };
   }
 
-  async _bumpStats(patch) {
+  async _bumpStats(counts, values = {}) {
     const s = await this.stats();
-    for (const [k, v] of Object.entries(patch)) s[k] = typeof v === "number" && typeof s[k] === "number" ? s[k] + v : v;
-    await api.storage.local.set({ [STATS_KEY]: s });
+    for (const [k, n] of Object.entries(counts)) s[k] = (s[k] ?? 0) + n;
+    await api.storage.local.set({ [STATS_KEY]: { ...s, ...values } });
   }
 
   async length() {
@@ -89,7 +89,7 @@ export class CaptureQueue {
             this.inFlight = null;
             break;
           }
-          await this._bumpStats({ dropped: 1, lastError: `${e.code}: ${e.message}` });
+          await this._bumpStats({ dropped: 1 }, { lastError: `${e.code}: ${e.message}` });
         }
         await this._locked(async () => {
           const items = (await this.items()).filter((it) => it.qid !== head.qid);
@@ -98,7 +98,7 @@ export class CaptureQueue {
           this.onChange(items.length);
         });
       }
-      if (delivered) await this._bumpStats({ delivered, lastDeliveredAt: Date.now() });
+      if (delivered) await this._bumpStats({ delivered }, { lastDeliveredAt: Date.now() });
       return { delivered, remaining: await this.length(), error };
     })();
     const done = this.flushing;

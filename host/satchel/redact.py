@@ -103,12 +103,7 @@ def _password_value_ok(name: str, value: str, quoted: bool, sep: str) -> bool:
         return False
     if quoted:
         return True
-    if (
-        _DOTTED_RE.fullmatch(v)
-        or _PATH_RE.fullmatch(v)
-        or v.endswith((".", ":", "="))
-        or v.startswith(("=", ":"))
-    ):
+    if _DOTTED_RE.fullmatch(v) or _PATH_RE.fullmatch(v) or v.endswith((".", ":", "=")) or v.startswith(("=", ":")):
         return False
     if not _IDENT_RE.fullmatch(v):
         return True
@@ -207,9 +202,7 @@ _CARD = re.compile(
     rb"0000(?:(?P<sep>[ \-]?)0000(?P=sep)0000(?P=sep)0{1,7}+|[ \-]?000000[ \-]?0{4,5}+)(?![\w\-]|[.,:/]0)"
 )
 _DIGITS_TO_ZERO = bytes.maketrans(b"123456789", b"000000000")
-_CARD_LEFT_STOP = frozenset("0123456789.+-/:#_") | frozenset(
-    "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
-)
+_CARD_LEFT_STOP = frozenset("0123456789.+-/:#_") | frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz")
 # ---------------------------------------------------------------------------------------------------
 # Keyword detectors (run on the lower-cased text; positions map 1:1 onto the original).
 
@@ -244,9 +237,7 @@ def _name_before(text: str, end: int) -> tuple[int, str]:
 
 # Components that may follow the keyword in a secret's name (`SECRET_KEY_BASE`, `TOKEN_SECRET`); anything else
 # (`token_count`, `key_path`, `secret_name`) names a property of the secret, not the secret itself.
-_SECRET_SUFFIXES = frozenset(
-    {"base", "value", "secret", "key", "token", "b64", "hex", "raw", "str", "string"}
-)
+_SECRET_SUFFIXES = frozenset({"base", "value", "secret", "key", "token", "b64", "hex", "raw", "str", "string"})
 _COMPONENT_SPLIT = re.compile(r"[^A-Za-z0-9]+|(?<=[a-z0-9])(?=[A-Z])")
 
 
@@ -259,9 +250,7 @@ def _is_component(name: str, at: int, word: str) -> bool:
         end += 1
     after = name[end] if end < len(name) else ""
     first = name[at]
-    left_ok = (
-        before == "" or not before.isalnum() or (first.isupper() and before.islower()) or before.isdigit()
-    )
+    left_ok = before == "" or not before.isalnum() or (first.isupper() and before.islower()) or before.isdigit()
     right_ok = after == "" or not after.isalnum() or (after.isupper() and not name[end - 1].isupper())
     if not (left_ok and right_ok):
         return False
@@ -403,9 +392,7 @@ def redact(text: str, extra_patterns: Iterable[str] | None = None) -> tuple[str,
     hits = _find(text)
     extras = tuple(extra_patterns or ())
     if extras:
-        hits.extend(
-            _Hit(m.start(), m.end(), "custom") for m in _compile_extra(extras).finditer(text) if m.group()
-        )
+        hits.extend(_Hit(m.start(), m.end(), "custom") for m in _compile_extra(extras).finditer(text) if m.group())
     if not hits:
         return text, 0
     kept = _merge(hits)

@@ -13,12 +13,11 @@ import os
 import struct
 import subprocess
 import sys
-import time
 from pathlib import Path
 from typing import Any
 
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
 from satchel.errors import ERROR_CODES, FrameError, SatchelError, TooLarge
 from satchel.native.framing import (
@@ -31,11 +30,14 @@ from satchel.native.framing import (
     read_frame_bytes,
 )
 
-FUZZ = settings(deadline=None, suppress_health_check=list(HealthCheck), derandomize=True)
+# No shrinking: a failure prints the example as generated, and the regular run stays short.
+FUZZ = settings(deadline=None, suppress_health_check=list(HealthCheck), derandomize=True,
+                phases=[Phase.explicit, Phase.generate])
 
 # ----------------------------------------------------------------- strategies (shared with bench/fuzz_long.py)
 TRICKY_STRINGS = st.sampled_from([
-    "", " ", "\x00", "\ud800", "a\udfffb", "🦜" * 3, "\u202e", "null", "NaN", "-1", "2024-02-30", "2024-01-01T00:00:00Z",
+    "", " ", "\x00", "\ud800", "a\udfffb", "🦜" * 3, "\u202e", "null", "NaN", "-1", "2024-02-30",
+    "2024-01-01T00:00:00Z",
     "9999-12-31T23:59:59+14:00", "0001-01-01T00:00:00-14:00", "1970-01-01", "all", "conversation", "message",
     "provider", "user", "assistant", "system", "tool", "chatgpt", "claude", "</satchel-context>",
     "' OR 1=1 --", "\"; DROP TABLE messages; --", "%s%n", "../../etc/passwd", "x" * 3000,
@@ -48,8 +50,6 @@ SCALARS = st.one_of(
 JSON = st.recursive(SCALARS, lambda inner: st.one_of(
     st.lists(inner, max_size=4), st.dictionaries(TEXT, inner, max_size=4)), max_leaves=12)
 
-CONV_KEYS = ["provider", "id", "title", "url", "model", "created_at"]
-MESSAGE_KEYS = ["id", "role", "text", "created_at", "model", "parent_id", "meta", "on_thread"]
 PARAM_KEYS = {
     "hello": [],
     "capture": ["conversation", "messages"],
@@ -71,40 +71,63 @@ PLAUSIBLE = st.one_of(
     TEXT, st.integers(min_value=-5, max_value=2000), st.sampled_from([True, False, None, 0, 1, 10, 100, 101]),
     JSON,
 )
-CONVERSATION = st.one_of(
-    st.fixed_dictionaries({"provider": st.sampled_from(["chatgpt", "claude", "x"]),
-                           "id": st.sampled_from(["c1", "c2", "c3"])},
-                          optional={k: PLAUSIBLE for k in ("title", "url", "model", "created_at")}),
-    _shaped(CONV_KEYS, PLAUSIBLE), JSON,
-)
-MESSAGE = st.one_of(
-    st.fixed_dictionaries({"role": st.sampled_from(["user", "assistant", "system", "tool"]), "text": TEXT},
-                          optional={k: PLAUSIBLE for k in ("id", "created_at", "model", "parent_id", "meta")}),
-    _shaped(MESSAGE_KEYS, PLAUSIBLE), JSON,
-)
+ISO = st.one_of(st.none(), st.datetimes().map(lambda d: d.isoformat() + "Z"), st.sampled_from(
+    ["2024-05-01", "2024-05-01T10:00:00+02:00", "2023-12-31T23:59:59.999Z"]))
+WHEN = st.one_of(ISO, st.sampled_from([0, 1.7e9, -1e20]))
+PROVIDER = st.sampled_from(["chatgpt", "claude", "gemini", "x"])
+CONV_ID = st.sampled_from(["c1", "c2", "c3"])
+VALID_CONV = st.fixed_dictionaries({"provider": PROVIDER, "id": CONV_ID}, optional={
+    "title": st.text(max_size=30), "url": st.sampled_from(["https://chatgpt.com/c/1", ""]),
+    "model": st.sampled_from(["gpt-4o", "claude-3"]), "created_at": WHEN})
+VALID_MESSAGE = st.fixed_dictionaries(
+    {"role": st.sampled_from(["user", "assistant", "system", "tool"]), "text": TEXT},
+    optional={"id": st.sampled_from(["m1", "m2", "m3", "m4"]), "created_at": WHEN, "model": st.text(max_size=10),
+              "parent_id": st.sampled_from(["m1", "m2"]), "meta": JSON})
+REF = st.fixed_dictionaries({"provider": PROVIDER, "id": CONV_ID})
+VALID: dict[str, st.SearchStrategy[Any]] = {
+    "hello": st.just({}),
+    "stats": st.just({}),
+    "capture": st.fixed_dictionaries({"conversation": VALID_CONV, "messages": st.lists(VALID_MESSAGE, max_size=5)}),
+    "search": st.fixed_dictionaries({"query": TEXT}, optional={
+        "k": st.integers(1, 100), "provider": PROVIDER, "conversation": REF, "since": ISO, "until": ISO}),
+    "context": st.fixed_dictionaries({"prompt": TEXT}, optional={
+        "budget_tokens": st.integers(50, 32_000), "exclude": REF}),
+    "conversations.list": st.fixed_dictionaries({}, optional={
+        "limit": st.integers(1, 500), "offset": st.integers(0, 10), "provider": PROVIDER}),
+    "conversation.get": st.fixed_dictionaries({"provider": PROVIDER, "id": CONV_ID}, optional={
+        "limit": st.integers(1, 1000), "offset": st.integers(0, 10), "history": st.booleans()}),
+    "forget": st.fixed_dictionaries({
+        "scope": st.sampled_from(["message", "conversation", "provider", "all", "bogus"]), "provider": PROVIDER,
+        "id": CONV_ID, "message_id": st.sampled_from(["m1", "m2", "nope"]),
+        "confirm": st.sampled_from([True, False, "yes"])}),
+}
 
 
 @st.composite
-def params_for(draw: st.DrawFn, action: str) -> Any:
-    if action == "capture" and draw(st.booleans()):
-        return {"conversation": draw(CONVERSATION), "messages": draw(st.one_of(st.lists(MESSAGE, max_size=5), JSON))}
-    if action in ("search", "context") and draw(st.booleans()):
-        base: dict[str, Any] = {"query" if action == "search" else "prompt": draw(TEXT)}
-        base.update(draw(_shaped(PARAM_KEYS[action], PLAUSIBLE)))
-        return base
-    if action == "forget" and draw(st.booleans()):
-        scope = draw(st.sampled_from(["message", "conversation", "provider", "all", "bogus"]))
-        return {"scope": scope, "provider": draw(st.sampled_from(["chatgpt", "claude", "x", 5])),
-                "id": draw(st.sampled_from(["c1", "c2", "c3", "nope"])), "message_id": draw(TEXT),
-                "confirm": draw(st.sampled_from([True, False, "yes"]))}
-    return draw(st.one_of(_shaped(PARAM_KEYS[action], PLAUSIBLE), JSON))
+def _mutated(draw: st.DrawFn, valid: st.SearchStrategy[Any]) -> Any:
+    """A valid request with one value, somewhere inside it, replaced by something wrong."""
+    obj = draw(valid)
+    node = obj
+    while isinstance(node, dict | list) and node:
+        keys = list(node) if isinstance(node, dict) else list(range(len(node)))
+        key = draw(st.sampled_from(keys))
+        if not isinstance(node[key], dict | list) or not node[key] or draw(st.booleans()):
+            node[key] = draw(PLAUSIBLE)
+            break
+        node = node[key]
+    return obj
+
+
+def params_for(action: str) -> st.SearchStrategy[Any]:
+    valid = VALID[action]
+    return st.one_of(valid, valid, _mutated(valid), _mutated(valid), _shaped(PARAM_KEYS[action], PLAUSIBLE), JSON)
 
 
 @st.composite
 def requests(draw: st.DrawFn) -> Any:
     """Mostly well-formed envelopes around fuzzed params, sometimes a broken envelope."""
-    action = draw(st.one_of(st.sampled_from(sorted(PARAM_KEYS)), TEXT))
-    params = draw(params_for(action)) if action in PARAM_KEYS else draw(JSON)
+    action = draw(st.one_of(st.sampled_from(sorted(VALID)), TEXT))
+    params = draw(params_for(action)) if action in VALID else draw(JSON)
     if draw(st.integers(0, 9)) == 0:
         return draw(st.one_of(JSON, _shaped(["id", "type", "params"], JSON)))
     return {"id": draw(st.one_of(st.text(min_size=1, max_size=20), st.sampled_from(["r", "\ud800"]))),
@@ -165,7 +188,7 @@ def test_any_declared_length_is_read_drained_or_ends_the_stream(length: int, bod
     assert payload == body[:length] and length <= len(body)
 
 
-@FUZZ
+@settings(FUZZ, max_examples=10)
 @given(st.integers(min_value=MAX_INCOMING + 1, max_value=MAX_INCOMING + 5000), st.text(max_size=20))
 def test_an_oversized_frame_is_drained_so_the_next_frame_reads_cleanly(extra: int, text: str) -> None:
     nxt = json.dumps({"id": text}).encode()
@@ -232,7 +255,7 @@ def _handle(vault: Any, request: Any, client: str = "browser") -> dict[str, Any]
 @pytest.mark.timeout(120)
 @pytest.mark.parametrize("action", sorted(PARAM_KEYS))
 def test_every_action_answers_any_params_with_an_envelope(vault: Any, action: str) -> None:
-    @settings(FUZZ, max_examples=250)
+    @settings(FUZZ, max_examples=100)
     @given(params_for(action), st.sampled_from(["browser", "cli"]))
     def check(params: Any, client: str) -> None:
         _handle(vault, {"id": "f", "type": action, "params": params}, client)
@@ -245,6 +268,21 @@ def test_every_action_answers_any_params_with_an_envelope(vault: Any, action: st
 @given(requests())
 def test_any_envelope_gets_an_envelope(vault: Any, request: Any) -> None:
     _handle(vault, request)
+
+
+@pytest.mark.parametrize("where", ["text", "conversation_id", "provider_filter"])
+def test_a_lone_surrogate_from_a_page_is_not_an_internal_error(vault: Any, where: str) -> None:
+    """JavaScript strings may hold half an emoji (a page truncating text); JSON carries it as \\ud83d."""
+    broken = "cut emoji \ud83d here"
+    requests = {
+        "text": ("capture", {"conversation": {"provider": "chatgpt", "id": "s1"},
+                             "messages": [{"role": "user", "text": broken}]}),
+        "conversation_id": ("capture", {"conversation": {"provider": "chatgpt", "id": broken},
+                                        "messages": [{"role": "user", "text": "fine"}]}),
+        "provider_filter": ("conversations.list", {"provider": broken}),
+    }
+    action, params = requests[where]
+    _handle(vault, {"id": "s", "type": action, "params": params})
 
 
 def test_a_huge_message_can_still_be_searched_within_one_megabyte(vault: Any) -> None:
@@ -320,7 +358,7 @@ def _alive(host: HostProc) -> None:
 
 
 @pytest.mark.timeout(120)
-@settings(FUZZ, max_examples=150)
+@settings(FUZZ, max_examples=100)
 @given(st.lists(st.one_of(
     requests().map(lambda r: json.dumps(r, ensure_ascii=False).encode("utf-8", "surrogatepass")),
     st.binary(max_size=200),
@@ -331,20 +369,6 @@ def test_the_host_answers_every_framed_request_and_keeps_serving(host: HostProc,
     for _ in payloads:
         assert_envelope(host.read())
     _alive(host)
-
-
-@pytest.mark.timeout(60)
-def test_the_host_survives_a_50_megabyte_message_and_answers_the_next(tmp_path: Path) -> None:
-    host = HostProc(tmp_path)
-    big = json.dumps({"id": "big", "type": "capture", "params": {"text": "x" * (50 * 1024 * 1024)}}).encode()
-    started = time.monotonic()
-    host.send(frame(big))
-    reply = host.read()
-    assert reply["ok"] is False and reply["error"]["code"] == "too_large"
-    _alive(host)
-    assert time.monotonic() - started < 30
-    assert host.close() == 0
-    stop_owner(tmp_path)
 
 
 @pytest.mark.timeout(60)

@@ -105,7 +105,7 @@ def test_a_newer_major_version_is_refused_with_advice(vault, tmp_path):
     path = tmp_path / "future.json"
     path.write_text(json.dumps({"format": "satchel-export", "version": 2, "exported_at": "2030-01-01T00:00:00.000Z",
                                 "conversations": []}))
-    with pytest.raises(ImportFailed, match="version 2.*upgrade Satchel"):
+    with pytest.raises(ImportFailed, match=r"version 2.*upgrade Satchel"):
         run_import(vault, path)
 
 
@@ -141,7 +141,8 @@ def test_round_trip_keeps_versions_branches_attachments_and_unicode(open_vault, 
     edited = convs[("mistral", "lechat-1")]
     answer = next(m for m in edited["messages"] if m["id"] == "a1")
     assert answer["text"] == "Ebenfalls 13:05 Uhr (JST)."
-    assert [v["text"] for v in answer["versions"]] == ["Es ist 13:05 Uhr in Tōkyō.", "Auch 13:05 Uhr — gleiche Zeitzone."]
+    assert [v["text"] for v in answer["versions"]] == [
+        "Es ist 13:05 Uhr in Tōkyō.", "Auch 13:05 Uhr — gleiche Zeitzone."]
     assert {c["provider"] for c in doc["conversations"]} >= {"chatgpt", "claude", "gemini", "openwebui", "mistral"}
     assert any(not m["on_thread"] for c in doc["conversations"] for m in c["messages"])
     assert any(m.get("attachments") for c in doc["conversations"] for m in c["messages"])

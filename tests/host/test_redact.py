@@ -11,9 +11,7 @@ from satchel.redact import redact
 
 # Fake secrets assembled at run time so that secret scanners on the repository do not flag this file.
 OPENAI_LEGACY = "sk-" + "Ab3dEf6hIj9kLm2nOp5qRs8tUv1wXy4zAb7cDe0fGh3iJk6l"
-OPENAI_PROJECT = (
-    "sk-proj-" + "Xq7PbR2mK9vLs4TfY8wNc3Hd6JgZa1Ue5Wi0Ok" + "_" + "T3BlbkFJ" + "Ab9Cd8Ef7Gh6Ij5Kl4"
-)
+OPENAI_PROJECT = "sk-proj-" + "Xq7PbR2mK9vLs4TfY8wNc3Hd6JgZa1Ue5Wi0Ok" + "_" + "T3BlbkFJ" + "Ab9Cd8Ef7Gh6Ij5Kl4"
 ANTHROPIC = "sk-ant-api03-" + "Zx9Yw8Vu7Ts6Rq5Po4Nm3Lk2Ji1Hg0Fe-Dc9Ba8Zy7Xw6Vu5Ts4Rq3Po2Nm1-AbCdEfAA"
 GOOGLE = "AIza" + "SyD3mK9vLs4TfY8wNc3Hd6JgZa1Ue5Wi0Ok"
 AWS_ID = "AKIA" + "Q3EGRTS7LMX2NJ4P"
@@ -81,16 +79,11 @@ def test_token_in_quotes_backticks_and_at_line_edges_is_replaced(secret: str) ->
 
 def test_env_assignment_keeps_the_name_and_labels_the_value_by_provider() -> None:
     assert only(f"OPENAI_API_KEY={OPENAI_PROJECT}") == "OPENAI_API_KEY=[REDACTED:openai_key]"
-    assert (
-        only(f'export ANTHROPIC_API_KEY="{ANTHROPIC}"')
-        == 'export ANTHROPIC_API_KEY="[REDACTED:anthropic_key]"'
-    )
+    assert only(f'export ANTHROPIC_API_KEY="{ANTHROPIC}"') == 'export ANTHROPIC_API_KEY="[REDACTED:anthropic_key]"'
 
 
 def test_aws_secret_access_key_is_redacted_in_context() -> None:
-    assert (
-        only(f"aws_secret_access_key = {AWS_SECRET}") == "aws_secret_access_key = [REDACTED:aws_secret_key]"
-    )
+    assert only(f"aws_secret_access_key = {AWS_SECRET}") == "aws_secret_access_key = [REDACTED:aws_secret_key]"
     assert only(f"AWS_SECRET_ACCESS_KEY={AWS_SECRET}") == "AWS_SECRET_ACCESS_KEY=[REDACTED:aws_secret_key]"
     out, n = redact(f"[default]\naws_access_key_id = {AWS_ID}\naws_secret_access_key = {AWS_SECRET}\n")
     assert n == 2
@@ -110,7 +103,7 @@ def test_pem_private_key_block_is_replaced_whole() -> None:
 
 
 def test_pem_variants_and_truncated_block() -> None:
-    for header in ("PRIVATE KEY", "EC PRIVATE KEY", "OPENSSH PRIVATE KEY", "ENCRYPTED PRIVATE KEY"):
+    for header in ("PRIVATE KEY", "EC PRIVATE KEY", "OPENSSH PRIVATE KEY", "ENCRYPTED PRIVATE KEY", "PGP PRIVATE KEY BLOCK"):
         block = PEM.replace("RSA PRIVATE KEY", header)
         assert only(block) == "[REDACTED:private_key]"
     truncated = PEM.rsplit("\n", 1)[0] + "\n\nand the rest of my question"
@@ -119,9 +112,7 @@ def test_pem_variants_and_truncated_block() -> None:
 
 
 def test_public_key_and_certificate_are_kept() -> None:
-    text = (
-        "-----BEGIN PUBLIC KEY-----\nMIIBIjANBgkqhkiG9w0BAQEFAAOCAQ8AMIIBCgKCAQEA\n-----END PUBLIC KEY-----"
-    )
+    text = "-----BEGIN PUBLIC KEY-----\nMIIBIjANBgkqhkiG9w0BAQEFAAOCAQ8AMIIBCgKCAQEA\n-----END PUBLIC KEY-----"
     assert redact(text) == (text, 0)
     cert = (
         "-----BEGIN CERTIFICATE-----\nMIIDdzCCAl+gAwIBAgIEAgAAuTANBgkqhkiG9w0BAQUFADBaMQswCQYD\n"
@@ -171,10 +162,7 @@ def test_url_without_password_is_kept() -> None:
 
 
 def test_bearer_token_in_authorization_header() -> None:
-    assert (
-        only("Authorization: Bearer abcDEF123456ghiJKL789")
-        == "Authorization: Bearer [REDACTED:authorization]"
-    )
+    assert only("Authorization: Bearer abcDEF123456ghiJKL789") == "Authorization: Bearer [REDACTED:authorization]"
     assert only('curl -H "Authorization: Bearer 9f8e7d6c5b4a39281706f5e4d3c2b1a0" https://api') == (
         'curl -H "Authorization: Bearer [REDACTED:authorization]" https://api'
     )
@@ -297,8 +285,7 @@ ORDINARY = [
     "user id 550e8400-e29b-41d4-a716-446655440000 created",
     "color: #ff00aa; background: #1e1e1e; border-color: #abcdef12;",
     "sha256: e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855",
-    '"integrity": "sha512-v2kDEe57lecTulaDIuNTPy3Ry4gLGJ6Z1O3vE1krgXZNrsQ+5SIs6pWjQ0f9nNVuw'
-    'mg4zfPwFmmhL+wewi+0zw=="',
+    '"integrity": "sha512-v2kDEe57lecTulaDIuNTPy3Ry4gLGJ6Z1O3vE1krgXZNrsQ+5SIs6pWjQ0f9nNVuwmg4zfPwFmmhL+wewi+0zw=="',
     'name = "requests"\nversion = "2.31.0"\n'
     'checksum = "942c5a758f98d790eaed1a29cb6eefc7ffb0d1cf7af05c3d2791656dbd6ad1b1"',
     '<img src="data:image/png;base64,iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNkYPhfDwA'
@@ -391,9 +378,7 @@ def test_any_text_is_handled_and_unchanged_when_nothing_is_found(text: str) -> N
     st.text(max_size=200),
     st.sampled_from([OPENAI_PROJECT, GITHUB_CLASSIC, HUGGINGFACE, GOOGLE, STRIPE_LIVE, JWT, ANTHROPIC]),
 )
-def test_a_token_between_spaces_is_removed_whatever_surrounds_it(
-    before: str, after: str, secret: str
-) -> None:
+def test_a_token_between_spaces_is_removed_whatever_surrounds_it(before: str, after: str, secret: str) -> None:
     out, n = redact(f"{before} {secret} {after}")
     assert secret not in out
     assert n >= 1

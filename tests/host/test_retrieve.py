@@ -20,9 +20,11 @@ def unit(*components: float) -> np.ndarray:
     return v / np.linalg.norm(v)
 
 
-def doc(chunk_id: int, text: str, *, conv: int = 1, provider: str = "chatgpt", position: int | None = None,
+def doc(chunk_id: int, text: str, *, conv: int | None = None, provider: str = "chatgpt", position: int | None = None,
         created_at: float = NOW - 10 * DAY, prefix: str = "", message_id: int | None = None) -> Doc:
-    return Doc(chunk_id=chunk_id, message_id=chunk_id if message_id is None else message_id, conversation_id=conv,
+    # Each chunk is its own conversation unless a test says otherwise, so neighbour expansion stays out of the way.
+    return Doc(chunk_id=chunk_id, message_id=chunk_id if message_id is None else message_id,
+               conversation_id=chunk_id if conv is None else conv,
                provider=provider, role="user", created_at=created_at, text=text,
                position=chunk_id if position is None else position, prefix=prefix)
 
@@ -76,7 +78,7 @@ def test_a_stopword_only_query_returns_nothing(retriever: Retriever) -> None:
 
 def test_matching_only_a_common_word_does_not_clear_the_floor() -> None:
     r = Retriever(dim=DIM)
-    r.add_documents([doc(i, f"coffee note number {i} about {FILLER[i % len(FILLER)]}") for i in range(40)])
+    r.add_documents([doc(i, f"coffee note number {i} about {FILLER[i % len(FILLER)]}", conv=1) for i in range(40)])
     # "coffee" is in every chunk; "espresso machine descaling" is nowhere.
     assert r.search("coffee espresso machine descaling", None, 5, now=NOW) == []
 
@@ -119,8 +121,8 @@ def test_removed_messages_leave_no_trace(retriever: Retriever) -> None:
     assert retriever.search("passport blue folder", None, 5, now=NOW) == []
     assert retriever.search("zanzibar", unit(0, 1), 5, now=NOW) == []
     assert "zanzibar" not in retriever.keyword.vocab and "passport" not in retriever.keyword.vocab
-    assert not retriever.vectors.data[: retriever._n].any(axis=1)[[r for r in range(retriever._n)
-                                                                    if not retriever._alive[r]]].any()
+    dead_rows = [row for row in range(retriever._n) if not retriever._alive[row]]
+    assert dead_rows and not any(retriever.vectors.vector(row).any() for row in dead_rows)
     assert len(retriever) == len(FILLER)
 
 
@@ -245,3 +247,15 @@ def test_incremental_and_bulk_indexing_agree(monkeypatch: pytest.MonkeyPatch) ->
         assert [h.chunk_id for h in a] == [h.chunk_id for h in b]
         assert [h.keyword for h in a] == pytest.approx([h.keyword for h in b], rel=1e-5)
         assert all(h.chunk_id % 7 for h in a)
+
+
+def test_a_match_among_turns_about_the_rest_of_the_query_ranks_first() -> None:
+    r = Retriever(dim=DIM)
+    r.add_documents([doc(100 + i, text, position=i, conv=1) for i, text in enumerate(FILLER)])
+    r.add_documents([
+        doc(1, "I finally booked the ferry", conv=2, position=0),  # isolated
+        doc(2, "planning the Crete holiday in June", conv=3, position=0),
+        doc(3, "and I finally booked the ferry", conv=3, position=1),  # next to "crete holiday"
+    ])
+    hits = r.search("ferry for the Crete holiday", None, 5, now=NOW)
+    assert ids(hits).index(3) < ids(hits).index(1)

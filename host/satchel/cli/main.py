@@ -200,3 +200,7 @@ def mcp() -> None:
     from satchel.mcp_server import main as run
 
     run()
+
+from satchel.cli import memory as _memory  # noqa: E402
+
+_memory.register(cli)

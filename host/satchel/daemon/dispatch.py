@@ -163,6 +163,77 @@ def stats(vault: Vault, params: dict[str, Any]) -> dict[str, Any]:
     return vault.stats()
 
 
+def _memory_id(params: dict[str, Any]) -> int:
+    value = params.get("id")
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise InvalidParams("id must be a memory id (integer)")
+    return value
+
+
+def memories_list(vault: Vault, params: dict[str, Any]) -> dict[str, Any]:
+    from satchel.vault.memories import list_memories
+
+    status = _str(params, "status", max_len=20) or "active"
+    if status not in ("active", "superseded", "deleted", "all"):
+        raise InvalidParams("status must be active, superseded, deleted or all")
+    return list_memories(vault, status=status, kind=_str(params, "kind", max_len=20),
+                         limit=_int(params, "limit", 100, 1, 500), offset=_int(params, "offset", 0, 0, 10**9))
+
+
+def memory_get(vault: Vault, params: dict[str, Any]) -> dict[str, Any]:
+    from satchel.vault.memories import get_memory
+
+    return {"memory": get_memory(vault, _memory_id(params))}
+
+
+def memory_add(vault: Vault, params: dict[str, Any]) -> dict[str, Any]:
+    from satchel.vault.memories import KINDS, add_memory
+
+    kind = _str(params, "kind", max_len=20)
+    if kind is not None and kind not in KINDS:
+        raise InvalidParams(f"kind must be one of {', '.join(KINDS)}")
+    return {"memory": add_memory(vault, _str(params, "text", required=True, max_len=2000), kind)}
+
+
+def memory_update(vault: Vault, params: dict[str, Any]) -> dict[str, Any]:
+    from satchel.vault.memories import update_memory
+
+    pinned = params.get("pinned")
+    if pinned is not None and not isinstance(pinned, bool):
+        raise InvalidParams("pinned must be true or false")
+    return {"memory": update_memory(vault, _memory_id(params), text=_str(params, "text", max_len=2000),
+                                    pinned=pinned, kind=_str(params, "kind", max_len=20))}
+
+
+def memory_delete(vault: Vault, params: dict[str, Any]) -> dict[str, Any]:
+    from satchel.vault.memories import delete_memory
+
+    return delete_memory(vault, _memory_id(params))
+
+
+SETTINGS = {"llm.base_url": str, "llm.model": str, "llm.timeout": (int, float), "llm.allow_remote": bool,
+            "llm.api_key": str}
+
+
+def settings_get(vault: Vault, params: dict[str, Any]) -> dict[str, Any]:
+    values = vault.settings()
+    if "llm.api_key" in values:
+        values["llm.api_key"] = "(set)"
+    return {"settings": values}
+
+
+def settings_set(vault: Vault, params: dict[str, Any]) -> dict[str, Any]:
+    key = _str(params, "key", required=True, max_len=100)
+    if key not in SETTINGS:
+        raise InvalidParams(f"unknown setting {key!r}; known: {', '.join(SETTINGS)}")
+    value = params.get("value")
+    if value is not None and ((isinstance(value, bool) and SETTINGS[key] is not bool)
+                              or not isinstance(value, SETTINGS[key])):
+        raise InvalidParams(f"{key} has the wrong type")
+    vault.set_setting(key, value)
+    return settings_get(vault, {})
+
+
 ACTIONS: dict[str, Action] = {
     "hello": Action(hello),
     "capture": Action(capture),
@@ -172,6 +243,14 @@ ACTIONS: dict[str, Action] = {
     "conversation.get": Action(conversation_get),
     "forget": Action(forget),
     "stats": Action(stats),
+    "memories.list": Action(memories_list),
+    "memory.get": Action(memory_get),
+    "memory.add": Action(memory_add),
+    "memory.update": Action(memory_update),
+    "memory.delete": Action(memory_delete),
+    # Where a local model lives is the person's choice on this machine, not a page's or an add-on's.
+    "settings.get": Action(settings_get, cli_only=True),
+    "settings.set": Action(settings_set, cli_only=True),
 }
 
 

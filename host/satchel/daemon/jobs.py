@@ -44,7 +44,7 @@ class Jobs:
             except SatchelError as exc:
                 job["error"] = {"code": exc.code, "message": exc.message}
                 job["state"] = "failed"
-            except Exception as exc:  # noqa: BLE001 - reported to the caller, logged here
+            except Exception as exc:
                 log.exception("job %s failed", job_id)
                 job["error"] = {"code": "internal", "message": f"{type(exc).__name__}: {exc}"[:500]}
                 job["state"] = "failed"

@@ -35,6 +35,8 @@ MMR_LAMBDA = 0.7
 USER_WEIGHT = 1.2
 MIN_SENTENCE_CHARS = 20
 MAX_SENTENCE_CHARS = 280
+# A sentence this similar to one already picked adds nothing, whatever its centrality.
+MAX_REDUNDANCY = 0.7
 MAX_SENTENCES = 800  # beyond this, later sentences of a very long conversation are sampled evenly
 
 # Conversational filler that is central by accident (it shares words with everything) and says nothing.
@@ -43,6 +45,15 @@ _FILLER = re.compile(
     r"hope this helps|let me know|i hope|feel free|happy to help|here(?:'s| is| are)\b[^.]{0,40}:$|okay|ok)\b",
     re.I,
 )
+
+
+# Reactions ("Wow, that's great!") share words with everything around them but report nothing.
+_REACTION = re.compile(
+    r"^(?:wow|yeah|yes|yep|haha+|lol|aww+|omg|oh|ooh|cool|nice|awesome|great|amazing|congrats|congratulations|"
+    r"thanks|thank you|hey|hi|hello)\b",
+    re.I,
+)
+REACTION_WEIGHT = 0.6
 
 
 @dataclass(frozen=True, slots=True)
@@ -60,6 +71,7 @@ class _Sentence:
 
 def _sentences(utterances: Sequence[Utterance | tuple[str, str]]) -> list[_Sentence]:
     out: list[_Sentence] = []
+    seen: set[str] = set()
     for u in utterances:
         role, text = (u.role, u.text) if isinstance(u, Utterance) else u
         weight = USER_WEIGHT if role == "user" else 1.0
@@ -69,28 +81,35 @@ def _sentences(utterances: Sequence[Utterance | tuple[str, str]]) -> list[_Sente
             if len(s) > MAX_SENTENCE_CHARS:
                 cut = s[:MAX_SENTENCE_CHARS].rsplit(" ", 1)[0]
                 s = cut.rstrip(",;:") + "…"
-            out.append(_Sentence(len(out), s, weight))
+            key = " ".join(s.lower().split())
+            if key in seen:  # a repeated sentence would vouch for itself
+                continue
+            seen.add(key)
+            out.append(_Sentence(len(out), s, weight * (REACTION_WEIGHT if _REACTION.match(s) else 1.0)))
     if len(out) > MAX_SENTENCES:
         step = len(out) / MAX_SENTENCES
         out = [out[int(i * step)] for i in range(MAX_SENTENCES)]
     return out
 
 
-def _tfidf(sentences: Sequence[_Sentence]) -> np.ndarray:
+def _tfidf(sentences: Sequence[_Sentence]) -> tuple[np.ndarray, np.ndarray]:
+    """Row-normalised TF-IDF vectors, and each sentence's information: the summed idf of its distinct terms."""
     bags = [Counter(content_stems(s.text)) for s in sentences]
     df: Counter[str] = Counter()
     for bag in bags:
         df.update(bag.keys())
     vocab = {term: i for i, term in enumerate(sorted(df))}
     n = len(sentences)
+    idf = {term: math.log((1 + n) / (1 + count)) + 1.0 for term, count in df.items()}
     matrix = np.zeros((n, max(len(vocab), 1)), dtype=np.float32)
+    information = np.zeros(n, dtype=np.float32)
     for row, bag in enumerate(bags):
         for term, tf in bag.items():
-            idf = math.log((1 + n) / (1 + df[term])) + 1.0
-            matrix[row, vocab[term]] = (1.0 + math.log(tf)) * idf
+            matrix[row, vocab[term]] = (1.0 + math.log(tf)) * idf[term]
+            information[row] += idf[term]
     norms = np.linalg.norm(matrix, axis=1, keepdims=True)
     norms[norms == 0] = 1.0
-    return matrix / norms
+    return matrix / norms, information
 
 
 def rank_sentences(sentences: Sequence[str]) -> list[float]:
@@ -98,7 +117,8 @@ def rank_sentences(sentences: Sequence[str]) -> list[float]:
     items = [_Sentence(i, s, 1.0) for i, s in enumerate(sentences)]
     if len(items) < 2:
         return [1.0] * len(items)
-    sim = _tfidf(items) @ _tfidf(items).T
+    vectors, _ = _tfidf(items)
+    sim = vectors @ vectors.T
     np.fill_diagonal(sim, 0.0)
     return [float(x) for x in sim.sum(axis=1) / (len(items) - 1)]
 
@@ -112,11 +132,14 @@ def extractive_summary(
         return ""
     if len(sentences) == 1:
         return _fit(sentences[0].text, max_chars)
-    vectors = _tfidf(sentences)
+    vectors, information = _tfidf(sentences)
     sim = vectors @ vectors.T
     np.fill_diagonal(sim, 0.0)
     centrality = sim.sum(axis=1) / (len(sentences) - 1)
-    centrality *= np.array([s.weight for s in sentences], dtype=np.float32)
+    # Centrality alone favours generic sentences ("that's awesome, thanks!") that share a common word with
+    # everything; weighting by information (summed idf, i.e. how many specific terms) favours the ones that
+    # say something.
+    centrality = np.sqrt(centrality * information) * np.array([s.weight for s in sentences], dtype=np.float32)
     top = float(centrality.max())
     if top > 0:
         centrality /= top
@@ -131,6 +154,8 @@ def extractive_summary(
             if score > best_score + 1e-9:
                 best, best_score = i, score
         available.discard(best)
+        if chosen and float(sim[best, chosen].max()) >= MAX_REDUNDANCY:
+            continue
         cost = len(sentences[best].text) + (1 if chosen else 0)
         if used + cost <= max_chars:
             chosen.append(best)
@@ -159,9 +184,7 @@ def summarize(
         from satchel.memory.llm_client import LLMError
 
         try:
-            text = llm.summarize(
-                [(u.role, u.text) if isinstance(u, Utterance) else u for u in utterances], max_chars
-            )
+            text = llm.summarize([(u.role, u.text) if isinstance(u, Utterance) else u for u in utterances], max_chars)
             if text.strip():
                 return _fit(" ".join(text.split()), max_chars)
         except LLMError as exc:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import threading
 from functools import lru_cache
 
 _FENCE = re.compile(r"```.*?(?:```|\Z)", re.S)
@@ -12,18 +13,26 @@ _SENTENCE_END = re.compile(r"(?<=[.!?…])(?<!\b[A-Za-z]\.)(?<!\be\.g\.)(?<!\bi\
 _BULLET = re.compile(r"^\s*(?:[-*•]|\d{1,3}[.)])\s+")
 _WORD = re.compile(r"[^\W_]+(?:['’][^\W_]+)?", re.U)
 
-STOPWORDS = frozenset(
+
+def wordset(text: str) -> frozenset[str]:
+    """A set of words written as one whitespace-separated block (easier to read and edit than a list)."""
+    return frozenset(text.split())
+
+
+STOPWORDS = wordset(
     """
 a about above after again against all also am an and any are as at be because been before being below
-between both but by can could did do does doing down during each few for from further had has have having
-he her here hers herself him himself his how i if in into is it its itself just me more most my myself no
-nor not now of off on once only or other our ours ourselves out over own really same she should so some
-such than that the their theirs them themselves then there these they this those through to too under
-until up very was we were what when where which while who whom why will with would you your yours
-yourself yourselves i'm i've i'd i'll it's don't doesn't didn't isn't aren't wasn't weren't can't won't
-let's that's there's what's lot lots quite pretty much many thing things stuff actually basically
-""".split()
+between both but by can could did do does doing down during each few for from further had has have having he
+her here hers herself him himself his how i if in into is it its itself just me more most my myself now of
+off on once only or other our ours ourselves out over own really same she should so some such than that the
+their theirs them themselves then there these they this those through to too under until up very was we were
+what when where which while who whom why will with would you your yours yourself yourselves i'm i've i'd
+i'll it's let's that's there's what's lot lots quite pretty much many thing things stuff actually basically
+please
+"""
 )
+# Negations are content: "use emojis" and "don't use emojis" must not look alike.
+assert not {"no", "nor", "not", "never"} & STOPWORDS
 
 
 def strip_code(text: str) -> str:
@@ -45,14 +54,21 @@ def words(text: str) -> list[str]:
     return [w.lower().replace("’", "'") for w in _WORD.findall(text)]
 
 
-@lru_cache(maxsize=1)
-def _stemmer() -> object | None:
-    try:
-        import Stemmer  # PyStemmer, a declared dependency; optional here so tests run without it
+_local = threading.local()
 
-        return Stemmer.Stemmer("english")
-    except Exception:  # pragma: no cover - depends on the environment
-        return None
+
+def _stemmer() -> object | None:
+    # PyStemmer objects must not be shared between threads; the vault owner serves one thread per client.
+    s = getattr(_local, "stemmer", False)
+    if s is False:
+        try:
+            import Stemmer  # PyStemmer, a declared dependency; optional here so the module works without it
+
+            s = Stemmer.Stemmer("english")
+        except Exception:  # pragma: no cover - depends on the environment
+            s = None
+        _local.stemmer = s
+    return s
 
 
 @lru_cache(maxsize=50_000)
@@ -66,9 +82,32 @@ def stem(word: str) -> str:
     return word  # pragma: no cover
 
 
+# British and American spellings of words memories often contain, folded so they compare equal.
+_SPELLING = {
+    "favourite": "favorite",
+    "favourites": "favorites",
+    "colour": "color",
+    "colours": "colors",
+    "organise": "organize",
+    "organised": "organized",
+    "realise": "realize",
+    "analyse": "analyze",
+    "centre": "center",
+    "theatre": "theater",
+    "grey": "gray",
+    "travelling": "traveling",
+    "programme": "program",
+    "licence": "license",
+    "humour": "humor",
+    "flavour": "flavor",
+    "neighbour": "neighbor",
+    "metre": "meter",
+}
+
+
 def content_stems(text: str) -> list[str]:
     """Stems of the words that carry meaning (no stop words), in order."""
-    return [stem(w) for w in words(text) if w not in STOPWORDS]
+    return [stem(_SPELLING.get(w, w)) for w in words(text) if w not in STOPWORDS]
 
 
-__all__ = ["STOPWORDS", "content_stems", "split_sentences", "stem", "strip_code", "words"]
+__all__ = ["STOPWORDS", "content_stems", "split_sentences", "stem", "strip_code", "words", "wordset"]

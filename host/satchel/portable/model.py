@@ -35,7 +35,8 @@ def iso_utc(value: Any) -> str | None:
         while seconds > 1e11:  # ms, µs or ns
             seconds /= 1000.0
         try:
-            moment = datetime.fromtimestamp(seconds, UTC)
+            # Round to the millisecond first, so 0.9995 s does not print as .999 on one side and 1.000 on another.
+            moment = datetime.fromtimestamp(round(seconds, 3), UTC)
         except (OverflowError, OSError, ValueError):
             return None
     elif isinstance(value, str):
@@ -51,7 +52,9 @@ def iso_utc(value: Any) -> str | None:
         moment = value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
     else:
         return None
-    return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
+    if moment.year < 1000:  # isoformat pads years differently from the canonical form
+        return None
+    return moment.replace(tzinfo=None).isoformat(timespec="milliseconds") + "Z"
 
 
 @dataclass(slots=True)

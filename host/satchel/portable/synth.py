@@ -17,7 +17,12 @@ from pathlib import Path
 from typing import Any
 
 T0 = 1_700_000_000.0  # 2023-11-14, a fixed epoch so fixtures are reproducible
-WORDS = ["vault", "memory", "portable", "branch", "context", "export", "import", "search", "token", "model", "answer", "question", "python", "duckdb", "schema", "stream", "prompt", "history", "version", "unicode", "garden", "recipe", "travel", "budget", "kernel", "compiler", "lambda", "tensor", "invoice", "contract", "meeting", "paris", "tokyo", "lisbon"]
+WORDS = [
+    "vault", "memory", "portable", "branch", "context", "export", "import", "search", "token", "model",
+    "answer", "question", "python", "duckdb", "schema", "stream", "prompt", "history", "version",
+    "unicode", "garden", "recipe", "travel", "budget", "kernel", "compiler", "lambda", "tensor",
+    "invoice", "contract", "meeting", "paris", "tokyo", "lisbon",
+]
 UNICODE_SAMPLES = [
     "Ünïcödé naïve café — “quotes” and emoji 🧳🔐✨",
     "日本語のテキスト、中文文本，한국어 텍스트",

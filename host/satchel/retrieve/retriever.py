@@ -71,19 +71,25 @@ class RetrievalConfig:
     cosine_unrelated: float = 0.15  # cosine rescaled from here (0) to the best candidate (1)
     vector_prev_weight: float = 0.0  # similarity = (cos + w * cos(previous turn)) / (1 + w)
     vector_prev_max: bool = False
+    context_vector_weight: float = 0.3  # boost by the conversation's best few similarities
+    context_vector_top: int = 3
+    keyword_ceiling_share: float = 0.5  # BM25 normalised by max(best, share * ideal score)
+    per_conversation: int = 0  # diversity: cap hits per conversation in the top k (0: no cap)
     candidates: int = 200  # per list, before fusion
-    context_weight: float = 0.0  # boost by the share of query idf matched anywhere in the conversation
+    context_weight: float = 0.5  # boost by the share of query idf matched near the chunk ...
+    context_window: int = 3  # ... within this many messages (0: anywhere in its conversation)
     recency_weight: float = 0.03  # multiplicative, 1 + w * 2^(-age / half life)
     recency_half_life_days: float = 90.0
     period_boost: float = 0.3  # multiplicative, inside the period a time expression names
     period_clean_query: bool = False  # drop the time words from the keyword query
-    neighbour_weight: float = 0.0  # a neighbour of a top hit gets this share of the hit's score
+    neighbour_weight: float = 0.6  # a neighbour of a top hit gets this share of the hit's score
     neighbour_hits: int = 10  # how many top hits lend their score to neighbours
     neighbour_after_only: bool = False
     # relevance floor: the query needs one hit that clears these (else [])
     floor_idf_share: float = 0.3  # matched share of the query's idf mass (terms unknown to the vault count too)
     floor_df_share: float = 0.35  # only terms in at most this share of chunks count as matched ...
     floor_small_df: int = 3  # ... or in at most this many (a small vault)
+    floor_cosine_with_keyword: float = 0.38  # ... and, where the chunk has a vector, at least this cosine
     floor_cosine: float = 0.45  # or a cosine at least this high (MiniLM: off-topic prompts peak at 0.15-0.36)
     # every hit: an informative matched term ...
     hit_cosine: float = 0.3  # ... or a cosine at least this high
@@ -248,8 +254,9 @@ class Retriever:
         n = max(self._live, 1)
         return np.log1p((n - df + 0.5) / (df + 0.5))
 
-    def _bm25(self, terms: list[str]) -> tuple[np.ndarray, np.ndarray, float, float]:
-        """Dense BM25 per row, idf of the informative query terms each row matches, the query's idf mass."""
+    def _bm25(self, terms: list[str]) -> tuple[np.ndarray, np.ndarray, float, list[tuple[np.ndarray, float]]]:
+        """Dense BM25 per row, idf of the informative query terms each row matches, the query's idf mass, and
+        each known term's (rows, idf)."""
         cfg = self.config
         n = self._n
         scores = np.zeros(n, np.float64)
@@ -257,6 +264,7 @@ class Retriever:
         avgdl = self._length_sum / max(self._live, 1) or 1.0
         unknown_idf = float(self._idf(0.0))
         idf_mass = 0.0
+        per_term: list[tuple[np.ndarray, float]] = []
         counts: dict[str, int] = {}
         for t in terms:
             counts[t] = counts.get(t, 0) + 1
@@ -277,7 +285,8 @@ class Retriever:
             scores[rows] += contrib * (1.0 + 0.5 * (qtf - 1))
             if informative:
                 matched[rows] += idf
-        return scores, matched, idf_mass, unknown_idf
+            per_term.append((rows, idf))
+        return scores, matched, idf_mass, per_term
 
     def search(self, query: str, query_vector: np.ndarray | None, k: int, filters: Filters | None = None,
                now: float | None = None) -> list[ScoredChunk]:
@@ -298,9 +307,10 @@ class Retriever:
         # ---- keyword
         bm25 = matched = None
         idf_mass = 0.0
+        per_term: list[tuple[np.ndarray, float]] = []
         kw_rows = np.zeros(0, np.int64)
         if terms:
-            bm25, matched, idf_mass, _ = self._bm25(terms)
+            bm25, matched, idf_mass, per_term = self._bm25(terms)
             bm25[~mask] = 0.0
             kw_rows = np.flatnonzero(bm25 > 0)
             if kw_rows.size > cfg.candidates:
@@ -328,7 +338,11 @@ class Retriever:
         # ---- fusion
         kw_raw = bm25[cand] if bm25 is not None else np.zeros(cand.size)
         kw_best = float(kw_raw.max()) if kw_raw.size else 0.0
-        kw_norm = kw_raw / kw_best if kw_best > 0 else np.zeros(cand.size)
+        kw_scale = kw_best
+        if cfg.keyword_ceiling_share > 0 and terms:
+            # Against the score a chunk matching every query term would get, so a weak best match stays weak.
+            kw_scale = max(kw_best, cfg.keyword_ceiling_share * self._bm25_ceiling(terms))
+        kw_norm = kw_raw / kw_scale if kw_best > 0 else np.zeros(cand.size)
         if cos is not None:
             cos_c = cos[cand].astype(np.float64)
             has_vec = self.vectors.present[cand]
@@ -357,7 +371,10 @@ class Retriever:
             fused = np.where(has_vec, w * kw_norm + (1 - w) * vec_norm, kw_norm)
 
         if cfg.context_weight > 0 and terms and idf_mass > 0:
-            fused += cfg.context_weight * self._conversation_coverage(terms, cand, mask, idf_mass)
+            fused += cfg.context_weight * self._nearby_coverage(per_term, cand, mask, idf_mass)
+
+        if cfg.context_vector_weight > 0 and cos is not None and cfg.mode == "hybrid":
+            fused += cfg.context_vector_weight * self._conversation_similarity(cand, vec_norm, has_vec)
 
         # ---- priors
         if cfg.recency_weight > 0:
@@ -371,13 +388,16 @@ class Retriever:
         # ---- relevance floor: the query must have one convincing hit, then each hit needs some evidence
         strong = np.zeros(cand.size, bool)
         weak = np.zeros(cand.size, bool)
+        judged_by_vector = has_vec if (cos is not None and cfg.mode != "keyword") else np.zeros(cand.size, bool)
         if matched is not None and idf_mass > 0:
             m = matched[cand]
-            strong |= (m >= cfg.floor_idf_share * idf_mass) & (m > 0)
+            keyword_strong = (m >= cfg.floor_idf_share * idf_mass) & (m > 0)
+            # Words alone are weak evidence when the meaning is far off ("transformer" the film vs the model):
+            # where a vector exists it must agree a little.
+            strong |= keyword_strong & (~judged_by_vector | (cos_c >= cfg.floor_cosine_with_keyword))
             weak |= m > 0
-        if cos is not None and cfg.mode != "keyword":
-            strong |= has_vec & (cos_c >= cfg.floor_cosine)
-            weak |= has_vec & (cos_c >= cfg.hit_cosine)
+        strong |= judged_by_vector & (cos_c >= cfg.floor_cosine)
+        weak |= judged_by_vector & (cos_c >= cfg.hit_cosine)
         if cfg.mode != "hybrid":
             strong[:] = weak[:] = True  # benchmarks of the single signals rank everything they find
         if not strong.any():
@@ -392,16 +412,54 @@ class Retriever:
         keep = np.flatnonzero(passes)
         if keep.size == 0:
             return []
-        order = keep[np.argsort(-fused[keep], kind="stable")][:k]
+        order = keep[np.argsort(-fused[keep], kind="stable")]
+        if cfg.per_conversation > 0:
+            order = self._diversify(order, cand, cfg.per_conversation, k)
+        order = order[:k]
+        rows = cand[order]
         return [
-            ScoredChunk(chunk_id=int(self._chunk[r]), message_id=int(self._message[r]),
-                        conversation_id=int(self._conv[r]), score=float(fused[i]), keyword=float(kw_raw[i]),
-                        vector=float(cos_c[i]))
-            for i in order.tolist()
-            for r in (int(cand[i]),)
+            ScoredChunk(chunk_id=c, message_id=m, conversation_id=v, score=f, keyword=kw, vector=vc)
+            for c, m, v, f, kw, vc in zip(self._chunk[rows].tolist(), self._message[rows].tolist(),
+                                          self._conv[rows].tolist(), fused[order].tolist(),
+                                          kw_raw[order].tolist(), cos_c[order].tolist())
         ]
 
     # ------------------------------------------------------------------ helpers
+    def _diversify(self, order: np.ndarray, cand: np.ndarray, per_conversation: int, k: int) -> np.ndarray:
+        """At most ``per_conversation`` hits from one conversation in the first ``k``; the rest follow."""
+        counts: dict[int, int] = {}
+        first, rest = [], []
+        for i in order.tolist():
+            c = int(self._conv[cand[i]])
+            if counts.get(c, 0) < per_conversation and len(first) < k:
+                counts[c] = counts.get(c, 0) + 1
+                first.append(i)
+            else:
+                rest.append(i)
+        return np.array(first + rest, np.int64)
+
+    def _bm25_ceiling(self, terms: list[str]) -> float:
+        """BM25 of an average-length chunk holding each query term once."""
+        k1 = self.config.k1
+        total = 0.0
+        for term in set(terms):
+            tid = self.keyword.lookup(term)
+            df = float(self.keyword.df[tid]) if tid is not None else 0.0
+            total += float(self._idf(df))
+        return total * (k1 + 1.0) / (1.0 + k1)
+
+    def _conversation_similarity(self, cand: np.ndarray, vec_norm: np.ndarray, has_vec: np.ndarray) -> np.ndarray:
+        """Mean of the best few normalised similarities in each candidate's conversation."""
+        _, inverse = np.unique(self._conv[cand], return_inverse=True)
+        scores = np.where(has_vec, vec_norm, 0.0)
+        order = np.lexsort((-scores, inverse))
+        grouped = inverse[order]
+        starts = np.flatnonzero(np.r_[True, grouped[1:] != grouped[:-1]])
+        rank = np.arange(order.size) - np.repeat(starts, np.diff(np.r_[starts, order.size]))
+        top = self.config.context_vector_top
+        sums = np.bincount(grouped[rank < top], weights=scores[order][rank < top], minlength=starts.size)
+        return (sums / top)[inverse]
+
     def _previous_cosine(self, cand: np.ndarray, cos: np.ndarray) -> np.ndarray:
         """Cosine of the message before each candidate (same conversation), 0 where there is none."""
         keys = ((self._conv[cand] << _POS_BITS) | self._position[cand]) - 1
@@ -412,45 +470,66 @@ class Retriever:
             np.maximum.at(out, ki[ok], cos[rows[ok]])
         return out
 
-    def _conversation_coverage(self, terms: list[str], cand: np.ndarray, mask: np.ndarray,
-                               idf_mass: float) -> np.ndarray:
-        """Share of the query's idf mass that the candidate's conversation matches anywhere."""
-        cand_convs = self._conv[cand]
-        uniq, inverse = np.unique(cand_convs, return_inverse=True)
-        cover = np.zeros(uniq.size, np.float64)
-        for term in set(terms):
-            tid = self.keyword.lookup(term)
-            if tid is None:
+    def _nearby_coverage(self, per_term: list[tuple[np.ndarray, float]], cand: np.ndarray, mask: np.ndarray,
+                         idf_mass: float) -> np.ndarray:
+        """Share of the query's idf mass matched near each candidate: within ``context_window`` messages of it
+        (0: anywhere in its conversation). Terms are marked in a scratch array, so the cost is linear in the
+        postings touched, with no sorting."""
+        window = self.config.context_window
+        cover = np.zeros(cand.size, np.float64)
+        if window > 0:
+            group, rows = self._window_rows(cand, window)
+        else:
+            group, rows = np.arange(cand.size), cand
+        scratch = np.zeros(self._n, bool)
+        for term_rows, idf in per_term:
+            live = term_rows[mask[term_rows]]
+            if live.size == 0:
                 continue
-            rows, _ = self.keyword.postings(tid)
-            rows = rows[mask[rows]]
-            if rows.size == 0:
-                continue
-            present = np.isin(uniq, self._conv[rows])
-            cover[present] += float(self._idf(float(rows.size)))
-        return cover[inverse] / idf_mass
+            if window > 0:
+                scratch[live] = True
+                hit = np.zeros(cand.size, bool)
+                hit[group[scratch[rows]]] = True
+                scratch[live] = False
+            else:
+                hit = np.isin(self._conv[cand], np.unique(self._conv[live]))
+            cover[hit] += idf
+        return cover / idf_mass
+
+    def _window_rows(self, cand: np.ndarray, window: int) -> tuple[np.ndarray, np.ndarray]:
+        """All rows within ``window`` positions of each candidate (itself included): (candidate index, row)."""
+        keys = (self._conv[cand] << _POS_BITS) | self._position[cand]
+        return self._rows_in_key_ranges(keys - window, keys + window)
+
+    def _refresh_neighbour_index(self) -> None:
+        n = self._n
+        if n - self._nb_upto > max(256, self._nb_upto // 8):
+            all_keys = (self._conv[:n] << _POS_BITS) | self._position[:n]
+            order = np.argsort(all_keys, kind="stable")
+            self._nb_keys, self._nb_rows, self._nb_upto = all_keys[order], order, n
+
+    def _rows_in_key_ranges(self, lo_keys: np.ndarray, hi_keys: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Rows whose (conversation, position) key lies in [lo_keys[i], hi_keys[i]]: (i, row) pairs."""
+        self._refresh_neighbour_index()
+        lo = np.searchsorted(self._nb_keys, lo_keys, "left")
+        hi = np.searchsorted(self._nb_keys, hi_keys, "right")
+        lengths = hi - lo
+        total = int(lengths.sum())
+        idx = np.repeat(np.arange(lo_keys.size), lengths)
+        starts = np.repeat(lo - (np.cumsum(lengths) - lengths), lengths)
+        rows = self._nb_rows[starts + np.arange(total)] if total else np.zeros(0, np.int64)
+        n = self._n
+        if self._nb_upto < n:  # rows added since the last sort: few, scanned directly
+            tail = (self._conv[self._nb_upto:n] << _POS_BITS) | self._position[self._nb_upto:n]
+            inside = (tail[None, :] >= lo_keys[:, None]) & (tail[None, :] <= hi_keys[:, None])
+            ti, tj = np.nonzero(inside)
+            idx = np.concatenate([idx, ti])
+            rows = np.concatenate([rows, tj + self._nb_upto])
+        return idx.astype(np.int64), rows.astype(np.int64)
 
     def _neighbour_rows(self, keys: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Rows whose (conversation, position) key is in ``keys``: (index into keys, row)."""
-        n = self._n
-        if n - self._nb_upto > max(2048, self._nb_upto // 8):
-            all_keys = (self._conv[:n] << _POS_BITS) | (self._position[:n] & ((1 << _POS_BITS) - 1))
-            order = np.argsort(all_keys, kind="stable")
-            self._nb_keys, self._nb_rows, self._nb_upto = all_keys[order], order, n
-        out_k, out_r = [], []
-        lo = np.searchsorted(self._nb_keys, keys, "left")
-        hi = np.searchsorted(self._nb_keys, keys, "right")
-        for i in range(keys.size):
-            for j in range(lo[i], hi[i]):
-                out_k.append(i)
-                out_r.append(int(self._nb_rows[j]))
-        if self._nb_upto < n:
-            tail = (self._conv[self._nb_upto:n] << _POS_BITS) | self._position[self._nb_upto:n]
-            for i, key in enumerate(keys.tolist()):
-                for j in np.flatnonzero(tail == key).tolist():
-                    out_k.append(i)
-                    out_r.append(self._nb_upto + j)
-        return np.array(out_k, np.int64), np.array(out_r, np.int64)
+        return self._rows_in_key_ranges(keys, keys)
 
     def neighbours(self, chunk_id: int, radius: int = 1) -> list[int]:
         """Chunk ids of the messages within ``radius`` positions of this chunk's message (same conversation)."""
@@ -477,22 +556,21 @@ class Retriever:
         ok = mask[rows]
         ki, rows = ki[ok], rows[ok]
         lent = cfg.neighbour_weight * fused[src[ki]]
-        pos = {int(r): i for i, r in enumerate(cand.tolist())}
         fused = fused.copy()
         passes = passes.copy()
-        extra: dict[int, float] = {}  # rows not among the candidates: best lent score
-        for r, s in zip(rows.tolist(), lent.tolist()):
-            i = pos.get(r)
-            if i is not None:
-                if s > fused[i]:
-                    fused[i] = s
-                passes[i] = True
-            elif s > extra.get(r, -1.0):
-                extra[r] = s
-        if extra:
-            er = np.fromiter(extra.keys(), np.int64)
+        # cand is sorted (np.union1d): neighbours already among the candidates take the lent score if higher
+        at = np.minimum(np.searchsorted(cand, rows), cand.size - 1)
+        known = cand[at] == rows
+        np.maximum.at(fused, at[known], lent[known])
+        passes[at[known]] = True
+        if (~known).any():
+            new_rows, new_lent = rows[~known], lent[~known]
+            order = np.lexsort((-new_lent, new_rows))
+            new_rows, new_lent = new_rows[order], new_lent[order]
+            first = np.r_[True, new_rows[1:] != new_rows[:-1]]  # best lent score per row
+            er, es = new_rows[first], new_lent[first]
             cand = np.concatenate([cand, er])
-            fused = np.concatenate([fused, np.fromiter(extra.values(), np.float64)])
+            fused = np.concatenate([fused, es])
             passes = np.concatenate([passes, np.ones(er.size, bool)])
             kw_raw = np.concatenate([kw_raw, bm25[er] if bm25 is not None else np.zeros(er.size)])
             cos_c = np.concatenate([cos_c, cos[er] if cos is not None else np.zeros(er.size)])

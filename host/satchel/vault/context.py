@@ -46,8 +46,12 @@ def _quote(role: str, text: str, limit_chars: int) -> str:
 
 def build_context(vault: Vault, prompt: str, *, budget_tokens: int = 800,
                   exclude: dict[str, str] | None = None) -> dict[str, Any]:
-    hits = vault.search(prompt, k=MAX_SEARCH_HITS, exclude=exclude)
-    if not hits:
+    from satchel.vault.memories import relevant_memories
+
+    query_vector = vault.query_vector(prompt)
+    hits = vault.search(prompt, k=MAX_SEARCH_HITS, exclude=exclude, query_vector=query_vector)
+    memories = relevant_memories(vault, prompt, query_vector)
+    if not hits and not memories:
         return {"text": "", "sources": [], "tokens": 0}
     groups: dict[tuple[str, str], list[dict[str, Any]]] = {}
     for hit in hits:
@@ -56,6 +60,22 @@ def build_context(vault: Vault, prompt: str, *, budget_tokens: int = 800,
     remaining = budget_tokens - estimate_tokens(OPEN + CLOSE)
     sections: list[str] = []
     sources: list[dict[str, Any]] = []
+    if memories:
+        lines = ["### What I have told you about myself"]
+        for memory in memories:
+            since = (memory["valid_from"] or "")[:10]
+            line = f"> - {_defuse(memory['text'])}" + (f" (since {since})" if since else "")
+            if remaining - estimate_tokens("\n".join([*lines, line])) < 40:
+                break
+            lines.append(line)
+        if len(lines) > 1:
+            section = "\n".join(lines)
+            remaining -= estimate_tokens(section)
+            sections.append(section)
+            sources.append({"text": section, "kind": "memories", "provider": "satchel", "conversation_id": "memories",
+                            "title": "Memories", "url": None, "created_at": None,
+                            "message_ids": [str(m["id"]) for m in memories[: len(lines) - 1]],
+                            "score": 1.0})
     for (provider, conversation_id), group in groups.items():
         first = group[0]
         date = (first["created_at"] or "")[:10]
@@ -78,7 +98,7 @@ def build_context(vault: Vault, prompt: str, *, budget_tokens: int = 800,
             break
         section = heading + "\n" + "\n>\n".join(quoted)
         sections.append(section)
-        sources.append({"text": section, "provider": provider, "conversation_id": conversation_id,
+        sources.append({"text": section, "kind": "conversation", "provider": provider, "conversation_id": conversation_id,
                         "title": first["title"],
                         "url": first["url"], "created_at": first["created_at"], "message_ids": used,
                         "score": max(h["score"] for h in group)})

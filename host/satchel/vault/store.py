@@ -72,6 +72,9 @@ class Vault:
         self._embed_wakeup = threading.Event()
         self._embed_thread: threading.Thread | None = None
         self._closed = False
+        # conversation id -> ids of messages added or changed since its last maintenance
+        self._dirty: dict[int, set[int]] = {}
+        self._memory_vectors: dict[int, np.ndarray] = {}
         self._load_indexes()
 
     # ----------------------------------------------------------------- opening
@@ -110,7 +113,7 @@ class Vault:
                 pass
             self.db.close()
 
-    def _allocate(self, table: str, count: int = 1) -> int:
+    def allocate(self, table: str, count: int = 1) -> int:
         first = self._next_id[table]
         self._next_id[table] = first + count
         return first
@@ -156,6 +159,7 @@ class Vault:
                 self._rollback()
                 raise
             self.retriever.add_documents(docs)
+            self._mark_dirty(docs)
         self._embed_wakeup.set()
         return counts
 
@@ -182,8 +186,53 @@ class Vault:
                 self._next_id = saved_ids
                 raise
             self.retriever.add_documents(all_docs)
+            self._mark_dirty(all_docs)
         self._embed_wakeup.set()
         return totals
+
+    def _mark_dirty(self, docs: list[Doc]) -> None:
+        for doc in docs:
+            self._dirty.setdefault(doc.conversation_id, set()).add(doc.message_id)
+
+    def maintain(self, max_conversations: int | None = None) -> int:
+        """Sessions, summaries and distilled memories for conversations changed since last time."""
+        from satchel.vault.memories import maintain_conversation
+
+        done = 0
+        while self._dirty and (max_conversations is None or done < max_conversations):
+            with self.lock:
+                conv_id, message_ids = self._dirty.popitem()
+            try:
+                maintain_conversation(self, conv_id, message_ids)
+            except Exception:
+                log.exception("maintenance of conversation %d failed", conv_id)
+            done += 1
+        return done
+
+    def settings(self) -> dict[str, Any]:
+        with self.lock:
+            return {k: json.loads(v) for k, v in self.db.execute("SELECT key, value FROM settings").fetchall()}
+
+    def set_setting(self, key: str, value: Any) -> None:
+        with self.lock:
+            if value is None:
+                self.db.execute("DELETE FROM settings WHERE key = ?", [key])
+            else:
+                self.db.execute("INSERT OR REPLACE INTO settings VALUES (?, ?)", [key, json.dumps(value)])
+
+    def memory_cosines(self, ids: list[int], texts: list[str], query_vector: np.ndarray | None) -> list[float]:
+        """Cosine of each memory to the query; memory vectors are few, so they are kept in memory, not stored."""
+        if query_vector is None:
+            return [0.0] * len(ids)
+        missing = [i for i, mid in enumerate(ids) if mid not in self._memory_vectors]
+        if missing:
+            vectors = self.embedder.embed([texts[i] for i in missing])
+            for i, vector in zip(missing, vectors, strict=True):
+                self._memory_vectors[ids[i]] = vector
+        return [float(np.dot(self._memory_vectors[mid], query_vector)) for mid in ids]
+
+    def forget_memory_vectors(self) -> None:
+        self._memory_vectors.clear()
 
     def _begin(self) -> None:
         self.db.execute("BEGIN TRANSACTION")
@@ -214,7 +263,7 @@ class Vault:
         model = conversation.get("model") or None
         created = parse_time(conversation.get("created_at"), "conversation.created_at")
         if row is None:
-            conv_id = self._allocate("conversations")
+            conv_id = self.allocate("conversations")
             self.db.execute(
                 "INSERT INTO conversations (id, provider, external_id, title, url, model, created_at, updated_at,"
                 " captured_at, source) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
@@ -283,7 +332,7 @@ class Vault:
             else:
                 ordinal = existing[previous_id].ordinal + 1 if previous_id in existing else next_ordinal
                 next_ordinal = max(next_ordinal, ordinal + 1)
-                mid = self._allocate("messages")
+                mid = self.allocate("messages")
                 meta = message.get("meta")
                 new_messages.append([
                     mid, conv_id, ext, parent, ordinal, role, text, chash, created, now, now, 1,
@@ -314,7 +363,7 @@ class Vault:
                     when: datetime, text: str, ordinal: int, previous_text: str) -> list[Doc]:
         docs = []
         for index, piece in enumerate(split_chunks(text)):
-            chunk_id = self._allocate("chunks")
+            chunk_id = self.allocate("chunks")
             sink.append([chunk_id, message_id, index, piece])
             docs.append(Doc(chunk_id=chunk_id, message_id=message_id, conversation_id=conv_id, provider=provider,
                             role=role, created_at=epoch(when), text=piece, position=ordinal,
@@ -341,8 +390,10 @@ class Vault:
 
     def search(self, query: str, k: int = 10, *, provider: str | None = None,
                conversation: dict[str, str] | None = None, since: str | None = None,
-               until: str | None = None, exclude: dict[str, str] | None = None) -> list[dict[str, Any]]:
-        query_vector = self._query_vector(query)
+               until: str | None = None, exclude: dict[str, str] | None = None,
+               query_vector: np.ndarray | None = None) -> list[dict[str, Any]]:
+        if query_vector is None:
+            query_vector = self.query_vector(query)
         with self.lock:
             filters = Filters(
                 providers={provider} if provider else None,
@@ -371,7 +422,7 @@ class Vault:
                     break
             return self._hits(best)
 
-    def _query_vector(self, query: str) -> np.ndarray | None:
+    def query_vector(self, query: str) -> np.ndarray | None:
         """Embed the query unless the model is still loading (keyword search answers meanwhile)."""
         if self._embedder is None or not query.strip():
             return None
@@ -551,6 +602,9 @@ class Vault:
             except BaseException:
                 self._rollback()
                 raise
+            for conv_id in conv_ids_to_drop:
+                self._dirty.pop(conv_id, None)
+            self.forget_memory_vectors()
             self.db.execute("CHECKPOINT")
         return {"conversations": len(conv_ids_to_drop), "messages": len(message_ids)}
 

@@ -1,0 +1,43 @@
+"""Load: two browsers (two real `satchel host` relays) and the CLI capture and search at the same time.
+
+Every message is stored exactly once and no error reaches any client. The full-size run with latency
+figures is `python bench/load.py` (10,000 captures + 1,000 searches); this runs its driver smaller.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+BENCH = Path(__file__).resolve().parents[2] / "bench" / "load.py"
+
+
+def _driver() -> Any:
+    spec = importlib.util.spec_from_file_location("satchel_bench_load", BENCH)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module  # dataclasses look their module up there
+    spec.loader.exec_module(module)
+    return module
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(300)
+def test_two_browsers_and_the_cli_at_once_store_everything_exactly_once(tmp_path: Path,
+                                                                        monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("SATCHEL_IDLE_TIMEOUT", "20")
+    load = _driver()
+    home = tmp_path / "home"
+    try:
+        report = load.run_load(home, browser_captures=1000, browser_searches=150, cli_captures=300,
+                               cli_searches=100, embedder="fake")
+    finally:
+        load.stop_owner(home)
+    assert report["errors"] == []
+    assert report["captures"] == 2300 and report["searches"] == 400
+    assert report["duplicates"] == 0 and report["missing"] == 0 and report["unexpected"] == 0
+    assert report["stored_messages"] == 2300
