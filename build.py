@@ -2,7 +2,8 @@
 """Assemble Satchel's browser extension for Firefox and Chromium from one source tree.
 
     python build.py              # dist/firefox/ + dist/satchel-firefox.xpi, dist/chromium/ + dist/satchel-chromium.zip
-    python build.py --check      # exit 1 if dist/ or extension/ids.json is stale, or the host names other ids
+    python build.py --check      # exit 1 if extension/ids.json or an existing dist/ is stale, or the host
+                                 # installer (host/satchel/native/install.py) names other extension ids
     python build.py --print-ids  # the extension ids the host manifests must allow
 
 The source is `extension/`: shared ES modules and pages, plus `platform/<browser>/manifest.json` overlays
@@ -85,8 +86,9 @@ def extension_ids() -> dict[str, str]:
 
 # ---- adapters: ES modules -> one classic script -------------------------------------------------
 _IMPORT = re.compile(r'^import\s+(?P<what>[^;]*?)\s+from\s+"(?P<spec>\./[\w./-]+\.js)"\s*;?[ \t]*$', re.M | re.S)
-_EXPORT_DECL = re.compile(r"^export\s+(?P<kw>const|let|var|function\*?|async\s+function|class)\s+(?P<name>[\w$]+)",
-                          re.M)
+_EXPORT_DECL = re.compile(
+    r"^export\s+(?P<kw>const|let|var|function\*?|async\s+function|class)\s+(?P<name>[\w$]+)", re.M
+)
 _EXPORT_LIST = re.compile(r"^export\s*\{(?P<names>[^}]*)\}\s*;?[ \t]*$", re.M)
 _EXPORT_DEFAULT = re.compile(r"^export\s+default\s+", re.M)
 
@@ -143,7 +145,8 @@ def link_module(path: Path, source: str) -> tuple[str, list[str]]:
     # Exports are read through getters so hoisted functions and later assignments are both seen.
     getters = "".join(
         f"Object.defineProperty(__exports, {json.dumps(name)}, {{ enumerable: true, get: () => {local} }});\n"
-        for name, local in exported)
+        for name, local in exported
+    )
     return getters + body, deps
 
 
@@ -258,8 +261,10 @@ def host_ids_problems(ids: dict[str, str]) -> list[str]:
     for const, key in (("FIREFOX_EXTENSION_ID", "firefox"), ("CHROMIUM_EXTENSION_ID", "chromium")):
         m = re.search(rf'^{const}\s*=.*?"([^"]+)"\s*$', text, re.M)
         if not m or m.group(1) != ids[key]:
-            problems.append(f"{HOST_INSTALL.relative_to(ROOT)}: {const} should be {ids[key]!r}"
-                            f" (found {m.group(1) if m else 'nothing'!r})")
+            problems.append(
+                f"{HOST_INSTALL.relative_to(ROOT)}: {const} should be {ids[key]!r}"
+                f" (found {m.group(1) if m else 'nothing'!r})"
+            )
     return problems
 
 
@@ -275,11 +280,12 @@ def check() -> list[str]:
         build(fresh)
         for target in TARGETS:
             if not (DIST / target).is_dir():
-                problems.append(f"dist/{target} is missing: run `python build.py`")
-                continue
+                continue  # nothing built yet is not stale; dist/ is never committed
             diff = _tree_diff(fresh / target, DIST / target)
             if diff:
-                problems.append(f"dist/{target} is stale ({len(diff)} differences, e.g. {diff[0]}): run `python build.py`")
+                problems.append(
+                    f"dist/{target} is stale ({len(diff)} differences, e.g. {diff[0]}): run `python build.py`"
+                )
     return problems
 
 

@@ -303,13 +303,13 @@ def main() -> None:
     ap.add_argument("--worker", action="store_true", help=argparse.SUPPRESS)
     ap.add_argument("--batch", type=int, default=8, help=argparse.SUPPRESS)
     ap.add_argument("--no-spin", action="store_true", help=argparse.SUPPRESS)
-    ap.add_argument("--n-long", type=int, default=48, help=argparse.SUPPRESS)
+    ap.add_argument("--n-long", type=int, default=32, help=argparse.SUPPRESS)
     args = ap.parse_args()
     if args.worker:
         worker(args)
         return
     runs = args.runs or (3 if args.quick else 5)
-    n_short, n_long = (128, 24) if args.quick else (512, 64)
+    n_short, n_long = (96, 16) if args.quick else (256, 32)
 
     import onnxruntime as ort
     import tokenizers

@@ -164,8 +164,10 @@ function walk(node, out, ctx) {
 // the fence, so it is dropped when it repeats the code's language.
 function isCodeLabel(el, ctx) {
   if (el.tagName === "PRE" || el.tagName === "CODE" || (el.textContent || "").length > 40) return false;
+  // Labels sit right before the code (at most a toolbar between): look two siblings ahead, no further, so
+  // long lists and paragraphs stay linear.
   let pre = null;
-  for (let sib = el.nextElementSibling; sib && !pre; sib = sib.nextElementSibling) {
+  for (let sib = el.nextElementSibling, i = 0; sib && !pre && i < 2; sib = sib.nextElementSibling, i += 1) {
     pre = sib.tagName === "PRE" ? sib : sib.querySelector("pre");
   }
   if (!pre) return false;
@@ -227,14 +229,17 @@ export function all(root, selectors) {
   return [];
 }
 
-/** Drops elements that are nested inside another element of the same list (keeps outermost). */
+/** Drops elements nested inside an earlier element of the list (keeps the outermost). Expects document
+ * order, as querySelectorAll gives, so one pass suffices: a descendant always follows its ancestor. */
 export function outermost(elements) {
-  return elements.filter((el) => !elements.some((other) => other !== el && other.contains(el)));
-}
-
-/** Drops elements that contain another element of the same list (keeps innermost). */
-export function innermost(elements) {
-  return elements.filter((el) => !elements.some((other) => other !== el && el.contains(other)));
+  const kept = [];
+  let top = null;
+  for (const el of elements) {
+    if (top && top.contains(el)) continue;
+    kept.push(el);
+    top = el;
+  }
+  return kept;
 }
 
 export function toUrl(loc) {

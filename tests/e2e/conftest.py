@@ -43,8 +43,13 @@ CHROMIUM_BIN = os.environ.get("SATCHEL_CHROMIUM", "/usr/bin/chromium")
 FIREFOX_UUID = "3f0d8a6e-5b1c-4e7a-9d2f-6c8b1a4e7d20"
 BROWSERS = ("firefox", "chromium")
 
-CONTENT_TYPES = {".html": "text/html; charset=utf-8", ".js": "text/javascript; charset=utf-8",
-                 ".json": "application/json", ".css": "text/css", ".png": "image/png"}
+CONTENT_TYPES = {
+    ".html": "text/html; charset=utf-8",
+    ".js": "text/javascript; charset=utf-8",
+    ".json": "application/json",
+    ".css": "text/css",
+    ".png": "image/png",
+}
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
@@ -103,14 +108,18 @@ class Harness:
         if self.name == "firefox":
             plan = host_install.install(self.satchel_home, ["firefox"], user_home=self.home, pin_home=True)
         else:
-            plan = host_install.install(self.satchel_home, ["chromium"], chromium_user_data_dir=self.profile,
-                                        pin_home=True)
+            plan = host_install.install(
+                self.satchel_home, ["chromium"], chromium_user_data_dir=self.profile, pin_home=True
+            )
         self.manifests = [t.manifest_path for t in plan.targets]
 
     def env(self) -> dict[str, str]:
         env = {k: v for k, v in os.environ.items() if not k.startswith("SATCHEL_")}
-        env.update(HOME=str(self.home), SATCHEL_HOME=str(self.satchel_home),
-                   PYTHONPATH=os.pathsep.join(filter(None, [str(ROOT / "host"), os.environ.get("PYTHONPATH")])))
+        env.update(
+            HOME=str(self.home),
+            SATCHEL_HOME=str(self.satchel_home),
+            PYTHONPATH=os.pathsep.join(filter(None, [str(ROOT / "host"), os.environ.get("PYTHONPATH")])),
+        )
         env.pop("SATCHEL_EMBEDDER", None)  # e2e runs the real model
         return env
 
@@ -122,8 +131,12 @@ class Harness:
             ext_dir.mkdir(exist_ok=True)
             (ext_dir / self.ids["firefox"]).write_text(str(DIST / "firefox"))
             self.context = pw.firefox.launch_persistent_context(
-                str(self.profile), executable_path=FIREFOX_BIN, channel="moz-firefox", headless=True,
-                env=self.env(), viewport={"width": 1200, "height": 900},
+                str(self.profile),
+                executable_path=FIREFOX_BIN,
+                channel="moz-firefox",
+                headless=True,
+                env=self.env(),
+                viewport={"width": 1200, "height": 900},
                 firefox_user_prefs={
                     "xpinstall.signatures.required": False,
                     "extensions.autoDisableScopes": 0,
@@ -137,11 +150,19 @@ class Harness:
             self.ext_base = f"moz-extension://{FIREFOX_UUID}"
         else:
             self.context = pw.chromium.launch_persistent_context(
-                str(self.profile), executable_path=CHROMIUM_BIN, headless=True, env=self.env(),
+                str(self.profile),
+                executable_path=CHROMIUM_BIN,
+                headless=True,
+                env=self.env(),
                 viewport={"width": 1200, "height": 900},
                 ignore_default_args=["--disable-extensions"],
-                args=[f"--disable-extensions-except={DIST / 'chromium'}", f"--load-extension={DIST / 'chromium'}",
-                      "--no-sandbox", "--disable-gpu", "--no-first-run"],
+                args=[
+                    f"--disable-extensions-except={DIST / 'chromium'}",
+                    f"--load-extension={DIST / 'chromium'}",
+                    "--no-sandbox",
+                    "--disable-gpu",
+                    "--no-first-run",
+                ],
             )
             self.ext_base = f"chrome-extension://{self.ids['chromium']}"
         self.context.set_default_timeout(20000)
@@ -166,10 +187,13 @@ class Harness:
         url = route.request.url
         parts = urlsplit(url)
         if parts.path.startswith(ASSET_PREFIX):
-            path = (FIXTURES / parts.path[len(ASSET_PREFIX):]).resolve()
+            path = (FIXTURES / parts.path[len(ASSET_PREFIX) :]).resolve()
             if path.is_relative_to(FIXTURES) and path.is_file():
-                route.fulfill(status=200, body=path.read_bytes(),
-                              headers={"content-type": CONTENT_TYPES.get(path.suffix, "application/octet-stream")})
+                route.fulfill(
+                    status=200,
+                    body=path.read_bytes(),
+                    headers={"content-type": CONTENT_TYPES.get(path.suffix, "application/octet-stream")},
+                )
                 return
         key = f"{parts.scheme}://{parts.netloc}{parts.path}"
         body = self.pages.get(key)
@@ -224,7 +248,8 @@ class Harness:
     def ext_call(self, action: str, args: dict | None = None) -> dict:
         reply = self.ext_page().evaluate(
             "([action, args]) => (globalThis.browser ?? globalThis.chrome).runtime.sendMessage({action, args})",
-            [action, args or {}])
+            [action, args or {}],
+        )
         if not reply or not reply.get("ok"):
             raise AssertionError(f"{action} failed: {reply}")
         return reply["data"]
@@ -254,8 +279,11 @@ class Harness:
             found["conv"] = conv
             return bool(conv) and conv["message_count"] >= messages
 
-        self.wait_until(ready, timeout, f"{self.name}: {provider}/{conv_id} with {messages} messages in the vault "
-                                   f"(last seen: {found.get('conv')})")
+        self.wait_until(
+            ready,
+            timeout,
+            f"{self.name}: {provider}/{conv_id} with {messages} messages in the vault (last seen: {found.get('conv')})",
+        )
         return found["conv"]
 
     def wait_embedded(self, timeout: float = 90) -> None:
@@ -291,8 +319,13 @@ class Harness:
         return page.evaluate("() => window.__composerState ? window.__composerState() : null")
 
 
-def wait_until(predicate: Callable[[], bool], timeout: float, what: str, interval: float = 0.2,
-               sleep: Callable[[float], None] = time.sleep) -> None:
+def wait_until(
+    predicate: Callable[[], bool],
+    timeout: float,
+    what: str,
+    interval: float = 0.2,
+    sleep: Callable[[float], None] = time.sleep,
+) -> None:
     deadline = time.monotonic() + timeout
     last_exc: Exception | None = None
     while time.monotonic() < deadline:
@@ -320,8 +353,13 @@ def _make_harness(request, tmp_path_factory, extension_ids, playwright_instance)
     harness = Harness(name, tmp_path_factory.mktemp(f"e2e-{name}"), extension_ids)
     harness.install_host()
     # Start the vault owner (it loads the model) with the browser's environment before the browser starts.
-    subprocess.run([sys.executable, "-m", "satchel", "stats", "--json"], env=harness.env(), capture_output=True,
-                   timeout=120, check=True)
+    subprocess.run(
+        [sys.executable, "-m", "satchel", "stats", "--json"],
+        env=harness.env(),
+        capture_output=True,
+        timeout=120,
+        check=True,
+    )
     harness.launch(playwright_instance)
     try:
         yield harness

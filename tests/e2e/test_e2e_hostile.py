@@ -16,13 +16,16 @@ HOSTILE_URL = "https://chatgpt.com/c/hostile-e2e-0001"
 
 @pytest.fixture(scope="module")
 def canary(ext):
-    ext.vault("capture", {
-        "conversation": {"provider": "claude", "id": "canary-e2e", "title": "Staging server access"},
-        "messages": [
-            {"role": "user", "text": "What is the passphrase for the staging server? I keep forgetting it."},
-            {"role": "assistant", "text": f"The staging server passphrase is {CANARY}; rotate it every month."},
-        ],
-    })
+    ext.vault(
+        "capture",
+        {
+            "conversation": {"provider": "claude", "id": "canary-e2e", "title": "Staging server access"},
+            "messages": [
+                {"role": "user", "text": "What is the passphrase for the staging server? I keep forgetting it."},
+                {"role": "assistant", "text": f"The staging server passphrase is {CANARY}; rotate it every month."},
+            ],
+        },
+    )
     ext.wait_embedded()
     assert CANARY in ext.vault("context", {"prompt": DRAFT})["text"], "the vault would offer the canary"
     html = (FIXTURES / SITES["chatgpt"]["page"]).read_text(encoding="utf-8")
@@ -42,8 +45,9 @@ def type_draft_and_click(page):
     page.click("#prompt-textarea")
     page.keyboard.type(DRAFT)
     page.locator("satchel-inject").click()  # the person's own (trusted) click
-    page.wait_for_function("() => document.activeElement && document.activeElement.localName === 'satchel-preview'",
-                           timeout=30000)
+    page.wait_for_function(
+        "() => document.activeElement && document.activeElement.localName === 'satchel-preview'", timeout=30000
+    )
 
 
 def seen(page) -> list[str]:
@@ -55,8 +59,9 @@ def test_forged_messages_and_synthetic_clicks_obtain_nothing(ext, canary):
     page.wait_for_timeout(4000)  # ~20 rounds of forging, clicking and scanning
     assert page.evaluate("() => window.__hostile.attempts") >= 10
     assert seen(page) == []
-    assert page.evaluate("() => document.querySelectorAll('satchel-preview:not([data-spoof])').length") == 0, \
+    assert page.evaluate("() => document.querySelectorAll('satchel-preview:not([data-spoof])').length") == 0, (
         "untrusted clicks never open the preview"
+    )
     assert CANARY not in (ext.composer_text(page) or "")
     page.close()
 

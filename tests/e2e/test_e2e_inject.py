@@ -42,18 +42,24 @@ def open_preview(ext, page, composer_css: str) -> float:
     """Type the draft, click Satchel's button (a trusted click), wait until the preview takes focus."""
     page.click(composer_css)
     page.keyboard.type(DRAFT)
-    page.wait_for_function("() => !!document.querySelector('satchel-inject') && "
-                           "getComputedStyle(document.querySelector('satchel-inject')).display !== 'none'")
+    page.wait_for_function(
+        "() => !!document.querySelector('satchel-inject') && "
+        "getComputedStyle(document.querySelector('satchel-inject')).display !== 'none'"
+    )
     started = time.monotonic()
     page.locator("satchel-inject").click()
-    page.wait_for_function("() => document.activeElement && document.activeElement.localName === 'satchel-preview'",
-                           timeout=30000)
+    page.wait_for_function(
+        "() => document.activeElement && document.activeElement.localName === 'satchel-preview'", timeout=30000
+    )
     return time.monotonic() - started
 
 
 def send_enabled(page, css: str) -> bool:
-    return page.evaluate("""(css) => { const b = document.querySelector(css);
-        return !!b && !b.disabled && b.getAttribute('aria-disabled') !== 'true'; }""", css)
+    return page.evaluate(
+        """(css) => { const b = document.querySelector(css);
+        return !!b && !b.disabled && b.getAttribute('aria-disabled') !== 'true'; }""",
+        css,
+    )
 
 
 @pytest.mark.parametrize("adapter", list(TARGETS))

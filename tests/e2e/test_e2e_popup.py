@@ -53,7 +53,9 @@ def test_popup_shows_status_searches_and_inserts_into_the_page(chromium_only):
     popup.screenshot(path=str(SCREENSHOTS / "popup.png"), full_page=True)
 
     popup.click("#search-results li .row-actions button.primary")
-    popup.wait_for_function("() => document.querySelector('#search-results li button.primary').textContent === 'Inserted'")
+    popup.wait_for_function(
+        "() => document.querySelector('#search-results li button.primary').textContent === 'Inserted'"
+    )
     held = chat.evaluate("() => window.__composerState()")
     assert "From my Satchel vault" in held
     assert chat.evaluate("() => !document.querySelector(\"button[data-testid='submit-button']\").disabled")
@@ -61,9 +63,30 @@ def test_popup_shows_status_searches_and_inserts_into_the_page(chromium_only):
     # Capture off for this site: the switch is stored and the page reports it.
     popup.uncheck("#site-toggle")
     ext.wait_until(lambda: "copilot" in ext.ext_call("settings.get")["disabledSites"], 5, "the switch to be stored")
-    ext.wait_until(lambda: (ext.ext_call("tab.info", {"tabId": tab_id(ext, "https://copilot.microsoft.com/*")})
-                            ["report"] or {}).get("state") == "disabled", 10, "the page to stop capturing")
+    ext.wait_until(
+        lambda: (
+            (ext.ext_call("tab.info", {"tabId": tab_id(ext, "https://copilot.microsoft.com/*")})["report"] or {}).get(
+                "state"
+            )
+            == "disabled"
+        ),
+        10,
+        "the page to stop capturing",
+    )
     ext.set_settings(disabledSites=[])
+    popup.close()
+    chat.close()
+
+
+def test_popup_says_so_when_the_adapter_finds_nothing(chromium_only):
+    """A redesigned page no adapter understands: capture stays quiet, the popup explains."""
+    ext = chromium_only
+    url = "https://chatgpt.com/c/redesigned-e2e-0001"
+    chat = ext.open(ext.serve(url, (FIXTURES / "_changed" / "page.html").read_bytes()))
+    chat.wait_for_timeout(1500)
+    popup = open_popup(ext, tab_id(ext, url))
+    assert "no conversation found" in popup.inner_text("#site-status")
+    assert ext.conversation("chatgpt", "redesigned-e2e-0001") is None
     popup.close()
     chat.close()
 
@@ -80,8 +103,10 @@ def test_options_page_and_native_round_trip(chromium_only):
     options.close()
 
     figures = ext.ext_call("debug.roundtrip", {"n": 200})
-    print(f"\nnative round trip, background -> host (hello, answered by the relay) -> background, n=200: "
-          f"median {figures['medianMs']:.1f} ms, p95 {figures['p95Ms']:.1f} ms")
+    print(
+        f"\nnative round trip, background -> host (hello, answered by the relay) -> background, n=200: "
+        f"median {figures['medianMs']:.1f} ms, p95 {figures['p95Ms']:.1f} ms"
+    )
     assert figures["medianMs"] < 50
     page_ms = ext.ext_page().evaluate("""async () => {
         const api = globalThis.browser ?? globalThis.chrome, times = [];
@@ -94,6 +119,8 @@ def test_options_page_and_native_round_trip(chromium_only):
         times.sort((a, b) => a - b);
         return [times[50], times[95]];
     }""")
-    print(f"extension page -> background -> host -> vault owner (stats) -> page, n=100: "
-          f"median {page_ms[0]:.1f} ms, p95 {page_ms[1]:.1f} ms")
+    print(
+        f"extension page -> background -> host -> vault owner (stats) -> page, n=100: "
+        f"median {page_ms[0]:.1f} ms, p95 {page_ms[1]:.1f} ms"
+    )
     assert page_ms[0] < 100

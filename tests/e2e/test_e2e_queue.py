@@ -72,7 +72,7 @@ def test_captures_wait_for_the_host_and_survive_a_browser_restart(ext, playwrigh
     assert len(stored["messages"]) == n, "delivered exactly once"
 
 
-FAKE_OLD_HOST = r'''
+FAKE_OLD_HOST = r"""
 import json, struct, sys
 while True:
     header = sys.stdin.buffer.read(4)
@@ -85,7 +85,7 @@ while True:
     body = json.dumps(reply).encode()
     sys.stdout.buffer.write(struct.pack("=I", len(body)) + body)
     sys.stdout.buffer.flush()
-'''
+"""
 
 
 def test_too_old_host_gets_a_clear_message_with_the_fix(ext):

@@ -65,9 +65,10 @@ class Browser:
         return self.loop.run_until_complete(coroutine)
 
     def open(self, url: str, page_file: str):
-        return self.run(self._open(url, page_file))
+        context, page, errors = self.run(self.open_async(url, page_file))
+        return Page(self, context, page, errors)
 
-    async def _open(self, url: str, page_file: str):
+    async def open_async(self, url: str, page_file: str):
         """A page at `url` whose document is the fixture file; fixture assets and the adapter modules are
         served under reserved paths of the same origin; every other request fails (no network)."""
         context = await self._browser.new_context()
@@ -97,7 +98,7 @@ class Browser:
         errors: list[str] = []
         page.on("pageerror", lambda exc: errors.append(str(exc)))
         await page.goto(url)
-        return Page(self, context, page, errors)
+        return context, page, errors
 
     def close(self):
         self.run(self._browser.close())
@@ -221,79 +222,101 @@ DEGRADE = {
     "openwebui": "document.querySelectorAll('[id^=\"message-\"]').forEach(e => e.removeAttribute('id'))",
 }
 
-_REPORTS: dict = {}
 
-
-def fixture_report(browser, site_id: str) -> dict:
-    """Everything the per-site tests check on a site's main fixture, gathered in one page load: the adapter
-    run, garbage arguments, then typing into the composer (last, since it changes the page)."""
-    if site_id not in _REPORTS:
-        site = SITES[site_id]
-        custom_sites = site.get("custom_sites") or []
-        with browser.open(site["url"], site["page"]) as page:
-            report = run_adapter(page, custom_sites)
-            report["garbage"] = page.evaluate(GARBAGE_ARGUMENTS, custom_sites)
-            report["send_enabled_before"] = page.evaluate(SEND_ENABLED, custom_sites)
-            page.evaluate("() => window.__composerElement.focus()")
-            page.type("héllo wörld")
-            report["typed_state"] = page.evaluate("() => window.__composerState()")
-            report["send_enabled_after"] = page.evaluate(SEND_ENABLED, custom_sites)
-            report["page_errors"] = list(page.errors)
-            if site_id in DEGRADE:
-                page.evaluate(f"() => {{ {DEGRADE[site_id]}; }}")
-                report["degraded"] = run_adapter(page, custom_sites)
-        _REPORTS[site_id] = report
-    return _REPORTS[site_id]
-
-
-@pytest.mark.parametrize("site_id", SITE_IDS)
-def test_adapter_extracts_the_fixture_conversation_exactly(browser, site_id):
-    report = fixture_report(browser, site_id)
-    assert report["adapter"] == site_id
-    assert "threw" not in report
-    assert report["extract"] == expected_for(site_id)
-    assert report["mutated"] is False, "adapters must not change the page"
-    assert report["page_errors"] == []
-
-
-@pytest.mark.parametrize("site_id", SITE_IDS)
-def test_adapter_reports_streaming_while_an_answer_is_generated(browser, site_id):
+async def _site_report(browser: Browser, site_id: str) -> dict:
+    """Everything the per-site tests check, for one site: on the main fixture the adapter run, garbage
+    arguments, typing into the composer, then the fallback run on a degraded page (each step changes the
+    page more, so they run in this order); plus the streaming variant and the redesigned page."""
     site = SITES[site_id]
-    with browser.open(site["url"], site["streaming_page"]) as page:
-        report = run_adapter(page, site.get("custom_sites"))
-    assert "threw" not in report
-    assert report["extract"] is not None
-    assert report["extract"]["streaming"] is True
-    assert report["extract"]["messages"][0]["role"] == "user"
+    custom_sites = site.get("custom_sites") or []
+    report: dict = {}
+
+    context, page, errors = await browser.open_async(site["url"], site["page"])
+    try:
+        report["main"] = await page.evaluate(RUN_ADAPTER, custom_sites)
+        report["garbage"] = await page.evaluate(GARBAGE_ARGUMENTS, custom_sites)
+        report["send_enabled_before"] = await page.evaluate(SEND_ENABLED, custom_sites)
+        await page.evaluate("() => window.__composerElement.focus()")
+        await page.keyboard.type("héllo wörld")
+        report["typed_state"] = await page.evaluate("() => window.__composerState()")
+        report["send_enabled_after"] = await page.evaluate(SEND_ENABLED, custom_sites)
+        report["page_errors"] = list(errors)
+        if site_id in DEGRADE:
+            await page.evaluate(f"() => {{ {DEGRADE[site_id]}; }}")
+            report["degraded"] = await page.evaluate(RUN_ADAPTER, custom_sites)
+    finally:
+        await context.close()
+
+    for key, page_file in (("streaming", site["streaming_page"]), ("changed", MANIFEST["changed"]["page"])):
+        context, page, _ = await browser.open_async(site["url"], page_file)
+        try:
+            report[key] = await page.evaluate(RUN_ADAPTER, custom_sites)
+        finally:
+            await context.close()
+    return report
+
+
+@pytest.fixture(scope="module")
+def reports(browser) -> dict:
+    """Per-site reports, gathered for all sites at once (a few pages in flight) to keep the module fast."""
+    limit = asyncio.Semaphore(4)
+
+    async def one(site_id):
+        async with limit:
+            return site_id, await _site_report(browser, site_id)
+
+    async def everything():
+        return dict(await asyncio.gather(*(one(site_id) for site_id in SITE_IDS)))
+
+    return browser.run(everything())
 
 
 @pytest.mark.parametrize("site_id", SITE_IDS)
-def test_composer_is_the_sites_editor_with_its_send_button(browser, site_id):
-    composer = fixture_report(browser, site_id)["composer"]
+def test_adapter_extracts_the_fixture_conversation_exactly(reports, site_id):
+    main = reports[site_id]["main"]
+    assert main["adapter"] == site_id
+    assert "threw" not in main
+    assert main["extract"] == expected_for(site_id)
+    assert main["mutated"] is False, "adapters must not change the page"
+    assert reports[site_id]["page_errors"] == []
+
+
+@pytest.mark.parametrize("site_id", SITE_IDS)
+def test_adapter_reports_streaming_while_an_answer_is_generated(reports, site_id):
+    streaming = reports[site_id]["streaming"]
+    assert "threw" not in streaming
+    assert streaming["extract"] is not None
+    assert streaming["extract"]["streaming"] is True
+    assert streaming["extract"]["messages"][0]["role"] == "user"
+
+
+@pytest.mark.parametrize("site_id", SITE_IDS)
+def test_composer_is_the_sites_editor_with_its_send_button(reports, site_id):
+    composer = reports[site_id]["main"]["composer"]
     assert composer == {"kind": SITES[site_id]["composer"], "isEditor": True, "sendButton": True}
 
 
 @pytest.mark.parametrize("site_id", SITE_IDS)
-def test_fixture_composer_is_a_live_editor_that_enables_send(browser, site_id):
+def test_fixture_composer_is_a_live_editor_that_enables_send(reports, site_id):
     """Typing goes through the editor library's own input handling: its document gets the text and the send
     button turns on, as on the real site. (Proves the fixture composers are real editors, not bare divs.)"""
-    report = fixture_report(browser, site_id)
+    report = reports[site_id]
     assert report["send_enabled_before"] is False
     assert report["typed_state"].strip() == "héllo wörld"
     assert report["send_enabled_after"] is True
 
 
 @pytest.mark.parametrize("site_id", sorted(DEGRADE))
-def test_adapter_falls_back_when_its_primary_markers_are_gone(browser, site_id):
-    degraded = fixture_report(browser, site_id)["degraded"]
+def test_adapter_falls_back_when_its_primary_markers_are_gone(reports, site_id):
+    degraded = reports[site_id]["degraded"]
     assert "threw" not in degraded
     expected = [(m["role"], m["text"]) for m in expected_for(site_id)["messages"]]
     assert [(m["role"], m["text"]) for m in degraded["extract"]["messages"]] == expected
 
 
 @pytest.mark.parametrize("site_id", SITE_IDS)
-def test_adapter_survives_garbage_arguments(browser, site_id):
-    assert fixture_report(browser, site_id)["garbage"] == [None, None, None, None, None]
+def test_adapter_survives_garbage_arguments(reports, site_id):
+    assert reports[site_id]["garbage"] == [None, None, None, None, None]
 
 
 def test_textarea_fixture_ignores_value_set_without_the_native_setter(browser):
@@ -311,14 +334,12 @@ def test_textarea_fixture_ignores_value_set_without_the_native_setter(browser):
 
 
 @pytest.mark.parametrize("site_id", SITE_IDS)
-def test_adapter_returns_null_without_throwing_when_the_site_changed(browser, site_id):
-    site = SITES[site_id]
-    with browser.open(site["url"], MANIFEST["changed"]["page"]) as page:
-        report = run_adapter(page, site.get("custom_sites"))
-        assert report["adapter"] == site_id
-        assert "threw" not in report
-        assert report["extract"] is None
-        assert report["composer"] is None
+def test_adapter_returns_null_without_throwing_when_the_site_changed(reports, site_id):
+    changed = reports[site_id]["changed"]
+    assert changed["adapter"] == site_id
+    assert "threw" not in changed
+    assert changed["extract"] is None
+    assert changed["composer"] is None
 
 
 def test_custom_selectors_adapter_captures_a_generic_chat_page(browser):

@@ -326,3 +326,77 @@ def test_a_full_disk_gives_disk_full_and_loses_nothing_stored(small_disk: Path) 
         assert client.call("stats")["messages"] == len(acked)  # still serving, nothing lost
     stop_owners(home)
     assert set(message_ids(home)) == set(acked)  # a fresh owner replays everything acknowledged
+
+
+def test_owner_killed_under_a_relay_every_request_gets_one_reply_and_acked_ones_are_kept(home: Path) -> None:
+    """A browser pipelines captures through `satchel host`; the owner dies; each request still gets exactly one
+    reply (ok, or a typed error the extension's queue retries), and the relay carries on with a new owner."""
+    start_owner(home)
+    proc = subprocess.Popen([sys.executable, "-m", "satchel", "host", "chrome-extension://x/"],
+                            stdin=subprocess.PIPE, stdout=subprocess.PIPE, env=dict(os.environ, SATCHEL_HOME=str(home)))
+    assert proc.stdin is not None and proc.stdout is not None
+    total = 150
+    replies: dict[str, list[dict[str, Any]]] = {}
+
+    def reader() -> None:
+        while sum(len(v) for v in replies.values()) < total:
+            reply = _read(proc.stdout)
+            replies.setdefault(reply["id"], []).append(reply)
+
+    thread = threading.Thread(target=reader, daemon=True)
+    thread.start()
+    for i in range(total):
+        proc.stdin.write(_frame({"id": f"r{i}", "type": "capture", "params": capture_params("relay", i)}))
+        proc.stdin.flush()
+        if i == total // 3:
+            for pid in owner_pids(home):
+                os.kill(pid, signal.SIGKILL)
+        if i % 20 == 0:
+            time.sleep(0.01)  # a browser's pace, so some requests are in flight when the owner dies
+    thread.join(90)
+    assert not thread.is_alive(), f"{total - sum(len(v) for v in replies.values())} requests never got a reply"
+    assert all(len(v) == 1 for v in replies.values())
+    codes = {r[0]["error"]["code"] for r in replies.values() if not r[0]["ok"]}
+    assert codes <= {"vault_unavailable"}, codes
+    acked = {f"relay-m{rid[1:]}" for rid, r in replies.items() if r[0]["ok"]}
+    assert len(acked) > total // 2
+    stored = message_ids(home)
+    assert len(stored) == len(set(stored)) and acked <= set(stored)
+    proc.stdin.close()
+    assert proc.wait(20) == 0
+
+
+@pytest.mark.slow
+def test_owner_killed_while_the_real_model_embeds_resumes_without_duplicate_vectors(
+        home: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The real ONNX model: kill the owner between embedding batches; the next owner finishes the backlog and
+    every chunk ends with exactly one vector."""
+    monkeypatch.setenv("SATCHEL_EMBEDDER", "onnx")
+    monkeypatch.setenv("SATCHEL_EMBED_IDLE", "1")
+    start_owner(home)
+    with VaultClient(home) as client:
+        for i in range(40):
+            client.call("capture", capture_params("model", i))
+        deadline = time.monotonic() + 60
+        while client.call("stats")["embedded"] == 0 and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert client.call("stats")["backlog"] > 0, "embedding finished before the kill; nothing was tested"
+        for pid in owner_pids(home):
+            os.kill(pid, signal.SIGKILL)
+        time.sleep(0.2)
+        deadline = time.monotonic() + 120
+        while (stats := client.call("stats"))["backlog"] and time.monotonic() < deadline:
+            time.sleep(0.2)
+        assert stats["backlog"] == 0 and stats["embedded"] == stats["chunks"] == 40
+        assert stats["model"].startswith("all-MiniLM-L6-v2")
+        hits = client.call("search", {"query": "burst message about topic 5", "k": 5})["hits"]
+        assert hits
+    stop_owners(home)
+    import duckdb
+
+    con = duckdb.connect(str(home / "vault.duckdb"), read_only=True)
+    try:
+        assert con.execute("SELECT chunk_id FROM embeddings GROUP BY chunk_id, model HAVING count(*) > 1"
+                           ).fetchall() == []
+    finally:
+        con.close()

@@ -33,11 +33,11 @@ def test_two_browsers_and_the_cli_at_once_store_everything_exactly_once(tmp_path
     load = _driver()
     home = tmp_path / "home"
     try:
-        report = load.run_load(home, browser_captures=1000, browser_searches=150, cli_captures=300,
-                               cli_searches=100, embedder="fake")
+        report = load.run_load(home, browser_captures=600, browser_searches=120, cli_captures=200,
+                               cli_searches=60, embedder="fake")
     finally:
         load.stop_owner(home)
     assert report["errors"] == []
-    assert report["captures"] == 2300 and report["searches"] == 400
+    assert report["captures"] == 1400 and report["searches"] == 300
     assert report["duplicates"] == 0 and report["missing"] == 0 and report["unexpected"] == 0
-    assert report["stored_messages"] == 2300
+    assert report["stored_messages"] == 1400

@@ -18,17 +18,10 @@ from mcp.client.stdio import StdioServerParameters, stdio_client
 HOST_DIR = str(Path(__file__).resolve().parents[2] / "host")
 
 
-def server_command() -> list[str]:
-    from satchel.cli.main import cli
-
-    # `satchel mcp` once the CLI has the command; the module itself until then.
-    return ["-m", "satchel", "mcp"] if "mcp" in getattr(cli, "commands", {}) else ["-m", "satchel.mcp_server"]
-
-
 def params(home: Path) -> StdioServerParameters:
     env = {**os.environ, "SATCHEL_HOME": str(home),
            "PYTHONPATH": os.pathsep.join(p for p in (HOST_DIR, os.environ.get("PYTHONPATH")) if p)}
-    return StdioServerParameters(command=sys.executable, args=server_command(), env=env)
+    return StdioServerParameters(command=sys.executable, args=["-m", "satchel", "mcp"], env=env)
 
 
 async def with_session(home: Path, steps) -> None:

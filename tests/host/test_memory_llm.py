@@ -47,6 +47,12 @@ class FakeModel:
                     self.send_header("Location", "http://192.0.2.1/v1/chat/completions")
                     self.end_headers()
                     return
+                if mode == "broken":
+                    self._reply(500, {"error": {"message": "model not loaded"}})
+                    return
+                if mode == "bad_request":
+                    self._reply(400, {"error": {"message": "context too long"}})
+                    return
                 if mode == "no_json_mode" and "response_format" in body:
                     self._reply(400, {"error": {"message": "response_format is not supported"}})
                     return
@@ -135,6 +141,14 @@ def test_a_server_without_json_mode_is_asked_again_plainly(model: FakeModel) -> 
     model.mode = "no_json_mode"
     assert len(extract(MESSAGES, llm=client(model))) == 3
     assert ["response_format" in r["body"] for r in model.requests] == [True, False]
+
+
+@pytest.mark.parametrize("mode", ["broken", "bad_request"])
+def test_http_errors_become_llm_errors_and_the_rules_take_over(model: FakeModel, mode: str) -> None:
+    model.mode = mode
+    with pytest.raises(LLMError):
+        client(model).extract_memories(MESSAGES)
+    assert [c.origin for c in extract(MESSAGES, llm=client(model))] == ["extracted", "extracted"]
 
 
 def test_a_json_answer_in_a_code_fence_is_understood(model: FakeModel) -> None:

@@ -231,3 +231,33 @@ def test_reading_a_large_export_uses_memory_bounded_by_one_conversation(tmp_path
     messages, grown = int(out[0]), int(out[1])
     assert messages == 4000 * 20
     assert grown < size / 4, f"reading a {size} byte file grew memory by {grown} bytes"
+
+
+def test_a_bad_time_in_a_satchel_file_fails_the_import_cleanly(vault, tmp_path):
+    doc = json.loads((Path(__file__).parents[2] / "shared-schema/portable/examples/export-rich.pass.json")
+                     .read_text(encoding="utf-8"))
+    doc["conversations"][0]["messages"][2]["created_at"] = "yesterday"
+    (tmp_path / "bad.json").write_text(json.dumps(doc), encoding="utf-8")
+    with pytest.raises(ImportFailed, match="not an ISO-8601 time"):
+        run_import(vault, tmp_path / "bad.json")
+    assert vault.stats()["messages"] == 0
+
+
+def test_memories_are_exported_with_links_to_their_source_turns(vault, tmp_path):
+    run_import(vault, chatgpt_file(tmp_path, n=1, turns=2))
+    conv = vault.list_conversations()["conversations"][0]
+    message = vault.get_conversation("chatgpt", conv["id"])["messages"][0]
+    with vault.lock:  # issue 5 will write these through its own API; the export reads the tables
+        pk = vault.db.execute("SELECT id FROM messages WHERE external_id = ?", [message["id"]]).fetchone()[0]
+        vault.db.execute("INSERT INTO memories (id, kind, text, status, pinned, created_at, updated_at, origin)"
+                         " VALUES (7, 'fact', 'Prefers tram 28.', 'active', true, now(), now(), 'extracted')")
+        vault.db.execute("INSERT INTO memory_sources VALUES (7, ?)", [pk])
+    run_export(vault, tmp_path / "m.json", "json")
+    memories = json.loads((tmp_path / "m.json").read_text(encoding="utf-8"))["memories"]
+    assert memories == [{
+        "id": "mem-7", "kind": "fact", "text": "Prefers tram 28.", "status": "active", "pinned": True,
+        "created_at": memories[0]["created_at"], "updated_at": memories[0]["updated_at"], "origin": "extracted",
+        "sources": [{"provider": "chatgpt", "conversation_id": conv["id"], "message_id": message["id"]}],
+    }]
+    run_export(vault, tmp_path / "other.json", "json", {"provider": "claude"})
+    assert json.loads((tmp_path / "other.json").read_text(encoding="utf-8"))["memories"] == []

@@ -103,7 +103,13 @@ def test_pem_private_key_block_is_replaced_whole() -> None:
 
 
 def test_pem_variants_and_truncated_block() -> None:
-    for header in ("PRIVATE KEY", "EC PRIVATE KEY", "OPENSSH PRIVATE KEY", "ENCRYPTED PRIVATE KEY", "PGP PRIVATE KEY BLOCK"):
+    for header in (
+        "PRIVATE KEY",
+        "EC PRIVATE KEY",
+        "OPENSSH PRIVATE KEY",
+        "ENCRYPTED PRIVATE KEY",
+        "PGP PRIVATE KEY BLOCK",
+    ):
         block = PEM.replace("RSA PRIVATE KEY", header)
         assert only(block) == "[REDACTED:private_key]"
     truncated = PEM.rsplit("\n", 1)[0] + "\n\nand the rest of my question"

@@ -38,6 +38,12 @@ class LLMRefused(LLMError):
     """The endpoint is not on this machine and remote endpoints were not allowed."""
 
 
+class _HTTPStatus(LLMError):
+    def __init__(self, status: int) -> None:
+        super().__init__(f"the local model answered HTTP {status}")
+        self.status = status
+
+
 @dataclass(frozen=True, slots=True)
 class LLMConfig:
     base_url: str  # e.g. "http://127.0.0.1:11434/v1" (Ollama), "http://localhost:8080/v1" (llamafile)
@@ -114,12 +120,11 @@ class LLMClient:
             body["response_format"] = {"type": "json_object"}
         try:
             data = self._post(body)
-        except urllib.error.HTTPError as exc:
-            if json_mode and exc.code in (400, 422):  # servers without JSON mode: ask again, plainly
-                body.pop("response_format", None)
-                data = self._post(body)
-            else:
-                raise LLMError(f"the local model answered HTTP {exc.code}") from None
+        except _HTTPStatus as exc:
+            if not (json_mode and exc.status in (400, 422)):
+                raise
+            body.pop("response_format", None)  # a server without JSON mode: ask again, plainly
+            data = self._post(body)
         try:
             content = data["choices"][0]["message"]["content"]
         except (KeyError, IndexError, TypeError):
@@ -151,8 +156,8 @@ class LLMClient:
                     if size > MAX_RESPONSE_BYTES:
                         raise LLMError("the local model's reply is too large")
                     chunks.append(chunk)
-        except urllib.error.HTTPError:
-            raise
+        except urllib.error.HTTPError as exc:
+            raise _HTTPStatus(exc.code) from None
         except TimeoutError:
             raise LLMError(f"the local model took longer than {self.config.timeout:g} s") from None
         except (urllib.error.URLError, OSError, ValueError) as exc:

@@ -8,7 +8,7 @@ from pathlib import Path
 from types import ModuleType
 from typing import Any
 
-from satchel.errors import ImportFailed, SatchelError
+from satchel.errors import ImportFailed, InvalidParams, SatchelError
 from satchel.portable import chatgpt, claude, gemini, openwebui, satchel_format
 from satchel.portable.detect import detect
 from satchel.portable.model import ConversationRecord
@@ -74,6 +74,8 @@ def run_import(vault: Any, path: Path | str, progress: Progress | None = None) -
     report(force=True)
     try:
         totals = vault.import_batch(items(), source=f"import:{kind}")
+    except InvalidParams as exc:  # a field the vault refused: the file is at fault, not the caller
+        raise ImportFailed(f"{source.label}: {exc.message}; nothing was imported") from exc
     except SatchelError:
         raise
     except (ValueError, KeyError, TypeError, UnicodeDecodeError, OSError) as exc:

@@ -25,6 +25,7 @@ from satchel.portable.model import (
     MessageRecord,
     MessageVersion,
     content_hash,
+    iso_utc,
 )
 from satchel.portable.source import Source
 
@@ -164,7 +165,7 @@ def conversation_from_dict(obj: dict[str, Any], label: str = "") -> Conversation
                 role=m["role"],
                 text=m["text"],
                 parent_id=m.get("parent_id") if isinstance(m.get("parent_id"), str) else None,
-                created_at=m.get("created_at") if isinstance(m.get("created_at"), str) else None,
+                created_at=_time(m.get("created_at"), f"{where}: message {m['id']!r} created_at"),
                 model=m.get("model") if isinstance(m.get("model"), str) else None,
                 on_thread=m.get("on_thread", True) is not False,
                 attachments=[Attachment.from_dict(a) for a in m.get("attachments") or [] if isinstance(a, dict)],
@@ -178,9 +179,18 @@ def conversation_from_dict(obj: dict[str, Any], label: str = "") -> Conversation
         title=obj.get("title") if isinstance(obj.get("title"), str) else None,
         url=obj.get("url") if isinstance(obj.get("url"), str) else None,
         model=obj.get("model") if isinstance(obj.get("model"), str) else None,
-        created_at=obj.get("created_at") if isinstance(obj.get("created_at"), str) else None,
-        updated_at=obj.get("updated_at") if isinstance(obj.get("updated_at"), str) else None,
+        created_at=_time(obj.get("created_at"), f"{where}: created_at"),
+        updated_at=_time(obj.get("updated_at"), f"{where}: updated_at"),
         messages=messages,
         meta=dict(obj.get("meta") or {}),
         source=obj["source"] if isinstance(obj.get("source"), str) else None,
     )
+
+
+def _time(value: Any, where: str) -> str | None:
+    if value is None:
+        return None
+    normalised = iso_utc(value) if isinstance(value, str) else None
+    if normalised is None:
+        raise ImportFailed(f"{where} is not an ISO-8601 time: {str(value)[:40]!r}")
+    return normalised

@@ -89,7 +89,7 @@ class RetrievalConfig:
     floor_idf_share: float = 0.3  # matched share of the query's idf mass (terms unknown to the vault count too)
     floor_df_share: float = 0.35  # only terms in at most this share of chunks count as matched ...
     floor_small_df: int = 3  # ... or in at most this many (a small vault)
-    floor_cosine_with_keyword: float = 0.38  # ... and, where the chunk has a vector, at least this cosine
+    floor_cosine_with_keyword: float = 0.35  # ... and, where the chunk has a vector, at least this cosine
     floor_cosine: float = 0.45  # or a cosine at least this high (MiniLM: off-topic prompts peak at 0.15-0.36)
     # every hit: an informative matched term ...
     hit_cosine: float = 0.3  # ... or a cosine at least this high

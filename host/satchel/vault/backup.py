@@ -188,6 +188,17 @@ def latest_good(home: Path) -> Path | None:
     return None
 
 
+def recovery_hint(home: Path) -> str:
+    """One sentence for a `vault_corrupt` message: what the user can do next."""
+    backups = list_backups(home)
+    if not backups:
+        return "No backup exists yet; export what you can with an older copy of the file, or move it aside."
+    stamp = _stamp(backups[0])
+    when = stamp.strftime("%Y-%m-%d %H:%M UTC") if stamp else backups[0].name
+    return (f"Run `satchel recover` to restore the last backup ({when}); "
+            f"the damaged file is kept in {home / DAMAGED_DIR}.")
+
+
 def recover(home: Path) -> Path:
     """Replace a damaged vault by the newest backup that verifies; returns the backup used.
 
