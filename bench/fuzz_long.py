@@ -118,7 +118,9 @@ def fuzz_dispatch(n: int, tally: Tally, fz: Any, home: Path) -> None:
     from satchel.vault.store import Vault
 
     vault = Vault.open(home, background_embedding=False)
-    per_action = n // (len(fz.VALID) + 1)
+    import satchel.features  # noqa: F401 - registers the feature modules' actions
+
+    per_action = n // (len(fz.PARAM_KEYS) + 1)
 
     def check(request: Any, client: str) -> None:
         tally.counts["dispatch.inputs"] += 1
@@ -137,19 +139,21 @@ def fuzz_dispatch(n: int, tally: Tally, fz: Any, home: Path) -> None:
 
     try:
         def runner(action: str) -> Any:
+            clients = ["browser"] if action in fz.FILESYSTEM_ACTIONS else ["browser", "cli"]
+
             @settings_for(per_action, 0)
-            @given(fz.params_for(action), st.sampled_from(["browser", "cli"]))
+            @given(fz.params_for(action), st.sampled_from(clients))
             def run(params: Any, client: str) -> None:
                 check({"id": "f", "type": action, "params": params}, client)
 
             return run
 
-        for action in sorted(fz.VALID):
+        for action in sorted(fz.PARAM_KEYS):
             runner(action)()
             if action == "capture":
                 vault.embed_pending()
 
-        @settings_for(n - per_action * len(fz.VALID), 0)
+        @settings_for(n - per_action * len(fz.PARAM_KEYS), 0)
         @given(fz.requests())
         def envelopes(request: Any) -> None:
             check(request, "browser")

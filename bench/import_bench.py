@@ -51,37 +51,35 @@ else:
 elapsed = time.perf_counter() - t0
 usage = resource.getrusage(resource.RUSAGE_SELF)
 cpu = usage.ru_utime + usage.ru_stime - cpu0
-print(json.dumps({"seconds": elapsed, "cpu": cpu, "messages": messages, "peak_rss": usage.ru_maxrss * 1024,
-                  "found": found}))
+peak = usage.ru_maxrss * 1024
+try:  # VmHWM is this process's own peak; ru_maxrss can carry the parent's across fork+exec
+    with open("/proc/self/status") as fh:
+        peak = next(int(line.split()[1]) * 1024 for line in fh if line.startswith("VmHWM:"))
+except (OSError, StopIteration):
+    pass
+print(json.dumps({"seconds": elapsed, "cpu": cpu, "messages": messages, "peak_rss": peak, "found": found}))
 if mode != "parse":
     vault.close()
 """
 
 
 def generate(path: Path, conversations: int, turns: int) -> tuple[str, str]:
-    """Write the export; return (a keyword unique to the last conversation, its message id)."""
+    """Write the export; return (a keyword planted only in the last conversation, that message's id)."""
     from satchel.portable import synth
 
     marker = "zebrafinchquartz"
-    last: dict = {}
+    planted: list[str] = []
 
     def items():
-        for item in synth.iter_chatgpt(conversations, turns=turns, seed=42):
-            last.clear()
-            last.update(item)
+        for index, item in enumerate(synth.iter_chatgpt(conversations, turns=turns, seed=42)):
+            if index == conversations - 1:
+                node = item["current_node"]
+                item["mapping"][node]["message"]["content"]["parts"][0] += " " + marker
+                planted.append(node)
             yield item
 
     synth.write_json_array(path, items())
-    # Plant the marker in the last conversation's last visible answer (rewrite just that line).
-    node = last["current_node"]
-    text = last["mapping"][node]["message"]["content"]["parts"][0]
-    lines = path.read_text(encoding="utf-8").splitlines()
-    old = json.dumps(last, ensure_ascii=False)
-    assert lines[-2] == old
-    last["mapping"][node]["message"]["content"]["parts"][0] = text + " " + marker
-    lines[-2] = json.dumps(last, ensure_ascii=False)
-    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
-    return marker, node
+    return marker, planted[0]
 
 
 def run_child(mode: str, path: Path, marker: str, message_id: str) -> dict:

@@ -1,7 +1,7 @@
 """Satchel performance at scale, side by side with Chroma, sqlite-vec + FTS5 and a numpy floor.
 
     python bench/run.py                      # sizes 10k,100k (≈15 min on 2 cores)
-    python bench/run.py --sizes 10k,100k,1m  # 1M is opt-in (≈1 h, ≈10 GB of RAM for the peers)
+    python bench/run.py --sizes 10k,100k,1m  # 1M is opt-in (≈1 h or more, several GB of RAM)
     python bench/run.py --sizes 2k --queries 10 --captures 3 --embed-texts 16 --no-chroma   # smoke
 
 Prints one markdown table (and writes it, with the raw figures as JSON, to ``--out``). How each figure is made:
@@ -624,7 +624,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--seed", type=int, default=1)
     ap.add_argument("--queries", type=int, default=100)
     ap.add_argument("--captures", type=int, default=50, help="20-message conversations captured via the host")
-    ap.add_argument("--embed-texts", type=int, default=160, help="chunks for the embedding-throughput row (0: skip)")
+    ap.add_argument("--embed-texts", type=int, default=64, help="chunks for the embedding-throughput row (0: skip)")
     ap.add_argument("--no-chroma", action="store_true")
     ap.add_argument("--no-peers", action="store_true")
     ap.add_argument("--no-host", action="store_true")

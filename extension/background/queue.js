@@ -50,9 +50,12 @@ export class CaptureQueue {
     return this._locked(async () => {
       const items = await this.items();
       const key = `${payload.conversation.provider}\u0000${payload.conversation.id}`;
-      // Merge into the newest waiting item of the same conversation unless it is on the wire.
+      // Merge into the newest waiting item of the same conversation unless it is on the wire. Only when
+      // every message carries the site's id: the host places an id-less turn by its neighbours, so
+      // those snapshots are kept whole, in order.
       const last = items[items.length - 1];
-      if (last && last.key === key && last.qid !== this.inFlight) {
+      const allIds = (p) => p.messages.every((m) => m.id);
+      if (last && last.key === key && last.qid !== this.inFlight && allIds(last.payload) && allIds(payload)) {
         last.payload = mergePayloads(last.payload, payload);
       } else {
         items.push({ qid: crypto.randomUUID(), key, queuedAt: Date.now(), payload });
@@ -109,14 +112,10 @@ export class CaptureQueue {
   }
 }
 
-function messageKey(m) {
-  return m.id ? `id:${m.id}` : `tx:${m.role}:${m.text}`;
-}
-
-/** Later text of the same message wins; order of first appearance is kept. */
+/** Later text of the same message (same site id) wins; order of first appearance is kept. */
 export function mergePayloads(older, newer) {
   const byKey = new Map();
-  for (const m of older.messages) byKey.set(messageKey(m), m);
-  for (const m of newer.messages) byKey.set(messageKey(m), m);
+  for (const m of older.messages) byKey.set(m.id, m);
+  for (const m of newer.messages) byKey.set(m.id, m);
   return { conversation: { ...older.conversation, ...newer.conversation }, messages: [...byKey.values()] };
 }

@@ -1,5 +1,5 @@
 // The capture loop: watch the page (throttled), ask the site's adapter for the conversation,
-// wait for a streamed answer to finish, and send only turns not sent before.
+// wait for a streamed answer to finish, and send the thread only when a turn is new or changed.
 "use strict";
 
 Satchel.CaptureLoop = class CaptureLoop {
@@ -67,20 +67,16 @@ Satchel.CaptureLoop = class CaptureLoop {
       }
       const conv = result.conversation;
       const convKey = `${conv.provider}\u0000${conv.id}`;
-      const fresh = [];
-      const keys = [];
-      for (const m of result.messages) {
-        if (!m || typeof m.text !== "string" || !m.text.trim()) continue;
-        const key = Satchel.hash(`${convKey}\u0000${m.id ?? ""}\u0000${m.role}\u0000${m.text}`);
-        if (this.sent.has(key)) continue;
-        fresh.push(m);
-        keys.push(key);
-      }
-      if (fresh.length) {
+      const visible = result.messages.filter((m) => m && typeof m.text === "string" && m.text.trim());
+      const keys = visible.map((m) => Satchel.hash(`${convKey}\u0000${m.id ?? ""}\u0000${m.role}\u0000${m.text}`));
+      if (keys.some((k) => !this.sent.has(k))) {
+        // Something is new: send the whole visible thread. The host writes only what changed (content
+        // hashes), and it needs the neighbours to place a turn the site gave no id.
         try {
-          await Satchel.send("capture", { site: this.adapter.id, conversation: conv, messages: fresh });
+          await Satchel.send("capture", { site: this.adapter.id, conversation: conv, messages: visible });
+          const fresh = keys.filter((k) => !this.sent.has(k)).length;
           for (const k of keys) this.sent.add(k);
-          this.stats.sentTurns += fresh.length;
+          this.stats.sentTurns += fresh;
           this.stats.lastSentAt = Date.now();
         } catch (e) {
           if (e.code === "forbidden") {

@@ -151,6 +151,7 @@ $("roundtrip").addEventListener("click", async () =>
 );
 
 (async () => {
+  $("welcome").hidden = new URLSearchParams(location.search).get("welcome") !== "1";
   settings = await sendMessage("settings.get");
   $("paused").checked = settings.paused;
   $("capture-private").checked = settings.capturePrivate;

@@ -1,6 +1,6 @@
 """Real browsers, the real extension, the real host: the harness for Satchel's end-to-end tests.
 
-Each test module gets one browser per engine (`ext` is parametrized over Firefox ESR and Chromium) with
+The session gets one browser per engine (`ext` is parametrized over Firefox ESR and Chromium), each with
 its own temp HOME, profile and SATCHEL_HOME. The built extension (dist/) is loaded unpacked, host
 manifests are written by `satchel.native.install` exactly as `satchel install` would, and every chat site
 is served from tests/extension/fixtures at its real URL through Playwright request routing, so the
@@ -92,6 +92,7 @@ class Harness:
         for d in (self.home, self.satchel_home, self.profile):
             d.mkdir(parents=True, exist_ok=True)
         self.pages: dict[str, str | bytes] = {}  # url without query/fragment -> body
+        self.opened: list = []  # pages a test opened, closed after it
         self.manifests: list[Path] = []
         self.context = None
         self._pw = None
@@ -214,8 +215,24 @@ class Harness:
 
     def open(self, url: str):
         page = self.context.new_page()
+        self.opened.append(page)
         page.goto(url, wait_until="load")
         return page
+
+    def serve_site_as(self, adapter: str, conv_id: str, page: str = "page") -> str:
+        """The fixture page of `adapter` as another conversation (its id lives in the URL)."""
+        site = SITES[adapter]
+        expected = json.loads((FIXTURES / site["expected"]).read_text(encoding="utf-8"))
+        old_id = expected["conversation"]["id"]
+        assert old_id in site["url"], f"{adapter}: conversation id is not in the URL"
+        return self.serve(site["url"].replace(old_id, conv_id), (FIXTURES / site[page]).read_bytes())
+
+    def close_opened(self) -> None:
+        for page in self.opened:
+            with contextlib.suppress(Exception):
+                if not page.is_closed():
+                    page.close()
+        self.opened.clear()
 
     def open_site(self, adapter: str, page: str = "page"):
         return self.open(self.serve_site(adapter, page))
@@ -242,6 +259,7 @@ class Harness:
         """Open one of the extension's pages in a new tab."""
         self.ext_page()
         page = self.context.new_page()
+        self.opened.append(page)
         page.goto(self.ext_url(path), wait_until="load")
         return page
 
@@ -369,6 +387,16 @@ def _make_harness(request, tmp_path_factory, extension_ids, playwright_instance)
         shutil.rmtree(harness.profile, ignore_errors=True)
 
 
-@pytest.fixture(scope="module", params=BROWSERS)
+# One browser per engine for the whole session (pytest groups the tests by engine): launching Firefox
+# and starting a vault owner cost seconds each, and the tests do not need an empty vault.
+@pytest.fixture(scope="session", params=BROWSERS)
 def ext(request, tmp_path_factory, extension_ids, playwright_instance) -> Iterator[Harness]:
     yield from _make_harness(request, tmp_path_factory, extension_ids, playwright_instance)
+
+
+@pytest.fixture(autouse=True)
+def _close_test_pages(request) -> Iterator[None]:
+    """Pages a test leaves open (a failed assertion skips its close) must not confuse the next test."""
+    yield
+    if "ext" in request.fixturenames:
+        request.getfixturevalue("ext").close_opened()

@@ -35,9 +35,16 @@ def test_conversation_on_site_is_captured_into_the_vault(ext, adapter):
     meta = stored.get("conversation", stored)
     assert meta.get("title") == conv["title"]
     assert meta.get("url") == conv["url"]
-    # Reloading the page sends nothing new: the vault still holds each turn once.
+    page.close()
+
+
+def test_reloaded_page_sends_nothing_new(ext):
+    expected = expected_for("chatgpt")
+    conv = expected["conversation"]
+    page = ext.open_site("chatgpt")
+    ext.wait_for_conversation(conv["provider"], conv["id"], len(expected["messages"]))
     page.reload(wait_until="load")
-    page.wait_for_timeout(1500)
+    page.wait_for_timeout(2000)
     again = ext.vault("conversation.get", {"provider": conv["provider"], "id": conv["id"]})
     assert len(again["messages"]) == len(expected["messages"])
     page.close()
@@ -62,4 +69,26 @@ def test_streaming_answer_is_captured_once_complete(ext):
     stored = ext.vault("conversation.get", {"provider": "chatgpt", "id": conv_id})
     assert [m["role"] for m in stored["messages"]] == ["user", "assistant"]
     assert stored["messages"][1]["text"].endswith("items[::-1].")
+    page.close()
+
+
+def test_new_turns_on_a_site_without_message_ids_are_added_not_merged(ext):
+    """Claude's page gives no message ids: a turn that appears later is a new message in the vault."""
+    expected = expected_for("claude")
+    conv = expected["conversation"]
+    page = ext.open_site("claude")
+    ext.wait_for_conversation(conv["provider"], conv["id"], len(expected["messages"]))
+    # The person asks again and the answer arrives: the page appends two render blocks.
+    page.evaluate("""() => {
+        const blocks = [...document.querySelectorAll('[data-test-render-count]')].slice(-2);
+        const [q, a] = blocks.map((b) => b.cloneNode(true));
+        q.querySelector('[data-testid="user-message"] p').textContent = 'And when is a plain --force fine?';
+        a.querySelector('.standard-markdown').innerHTML = '<p>Only on a branch nobody else has pulled.</p>';
+        blocks[1].after(q, a);
+    }""")
+    ext.wait_for_conversation(conv["provider"], conv["id"], len(expected["messages"]) + 2)
+    stored = ext.vault("conversation.get", {"provider": conv["provider"], "id": conv["id"]})
+    texts = [m["text"] for m in stored["messages"]]
+    assert texts[: len(expected["messages"])] == [m["text"] for m in expected["messages"]]
+    assert texts[-2:] == ["And when is a plain --force fine?", "Only on a branch nobody else has pulled."]
     page.close()

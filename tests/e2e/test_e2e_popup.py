@@ -36,15 +36,16 @@ def open_popup(ext, target_tab: int):
 
 def test_popup_shows_status_searches_and_inserts_into_the_page(chromium_only):
     ext = chromium_only
-    chat = ext.open_site("copilot")
+    url = ext.serve_site_as("copilot", "popup-e2e")
+    chat = ext.open(url)
     chat.wait_for_timeout(1500)  # the content script reports its state
-    popup = open_popup(ext, tab_id(ext, "https://copilot.microsoft.com/*"))
+    popup = open_popup(ext, tab_id(ext, url))
     assert popup.inner_text("#host-pill") == "Connected"
     facts = popup.inner_text("#host-facts")
     assert "0.1.0" in facts and "conversations" in facts
     assert "Capturing" in popup.inner_text("#site-status")
     assert popup.is_checked("#site-toggle")
-    assert "Reverse a list in Python" in popup.inner_text("#recent")
+    assert popup.locator("#recent li").count() >= 1 and "messages" in popup.inner_text("#recent")
 
     popup.fill("#search-input", "reverse a list without changing the original")
     popup.press("#search-input", "Enter")
@@ -64,12 +65,7 @@ def test_popup_shows_status_searches_and_inserts_into_the_page(chromium_only):
     popup.uncheck("#site-toggle")
     ext.wait_until(lambda: "copilot" in ext.ext_call("settings.get")["disabledSites"], 5, "the switch to be stored")
     ext.wait_until(
-        lambda: (
-            (ext.ext_call("tab.info", {"tabId": tab_id(ext, "https://copilot.microsoft.com/*")})["report"] or {}).get(
-                "state"
-            )
-            == "disabled"
-        ),
+        lambda: (ext.ext_call("tab.info", {"tabId": tab_id(ext, url)})["report"] or {}).get("state") == "disabled",
         10,
         "the page to stop capturing",
     )

@@ -33,15 +33,20 @@ def host_up(ext) -> None:
 
 
 def test_captures_wait_for_the_host_and_survive_a_browser_restart(ext, playwright_instance):
+    # Conversations no other test captures: each fixture page served as a new conversation id.
+    run = ext.name
+
     # 1. Normal operation.
-    page = ext.open_site("deepseek")
-    ext.wait_for_conversation(*expected_conv("deepseek"))
+    page = ext.open(ext.serve_site_as("deepseek", f"queue-{run}-1"))
+    provider, _, n = expected_conv("deepseek")
+    ext.wait_for_conversation(provider, f"queue-{run}-1", n)
     page.close()
 
     # 2. The host is killed mid-session and cannot be started: the capture waits in the queue.
     host_down(ext)
-    provider, conv_id, n = expected_conv("grok")
-    page = ext.open_site("grok")
+    provider, _, n = expected_conv("grok")
+    conv_id = f"queue-{run}-2"
+    page = ext.open(ext.serve_site_as("grok", conv_id))
     page.wait_for_timeout(3000)
     assert ext.conversation(provider, conv_id) is None
     if ext.name == "chromium":  # extension pages are reachable from tests in Chromium only
@@ -57,8 +62,9 @@ def test_captures_wait_for_the_host_and_survive_a_browser_restart(ext, playwrigh
 
     # 4. Down again, capture, then the browser quits before the host returns.
     host_down(ext)
-    provider, conv_id, n = expected_conv("poe")
-    page = ext.open_site("poe")
+    provider, _, n = expected_conv("poe")
+    conv_id = f"queue-{run}-3"
+    page = ext.open(ext.serve_site_as("poe", conv_id))
     page.wait_for_timeout(3000)
     assert ext.conversation(provider, conv_id) is None
     ext.close()

@@ -120,6 +120,21 @@ def test_waiting_captures_of_one_conversation_merge_and_later_text_wins(tmp_path
     assert out == {"n": 1, "texts": ["partial and more", "next"], "title": "T"}
 
 
+def test_snapshots_without_site_ids_are_kept_whole_and_in_order(tmp_path):
+    out = run_node(
+        tmp_path,
+        r"""
+      const { CaptureQueue } = await ext("background/queue.js");
+      const q = new CaptureQueue({ send: async () => { throw Object.assign(new Error(), { code: "host_unavailable" }); } });
+      const c = { provider: "x", id: "c" };
+      await q.enqueue({ conversation: c, messages: [{ role: "user", text: "a" }] });
+      await q.enqueue({ conversation: c, messages: [{ role: "user", text: "a" }, { role: "assistant", text: "b" }] });
+      return (await q.items()).map((it) => it.payload.messages.map((m) => m.text));
+    """,
+    )
+    assert out == [["a"], ["a", "b"]]
+
+
 def test_a_rejected_capture_is_dropped_not_retried_forever(tmp_path):
     out = run_node(
         tmp_path,
@@ -256,7 +271,11 @@ ROUTER = r"""
 def test_message_table_gives_each_sender_only_its_tier(tmp_path):
     out = run_node(
         tmp_path,
-        "const root = new URL('" + (ROOT / "extension").as_uri() + "/');\n" + ROUTER + r"""
+        "const root = new URL('"
+        + (ROOT / "extension").as_uri()
+        + "/');\n"
+        + ROUTER
+        + r"""
       return {
         contentSearch: await code({ action: "search", args: { query: "x" } }, content),
         contentList: await code({ action: "conversations.list", args: {} }, content),

@@ -160,6 +160,18 @@ def test_restating_an_old_value_from_before_it_changed_only_links() -> None:
     assert actions(plan) == ["link"] and plan.links == [(1, 7)]
 
 
+def test_the_person_may_replace_a_pinned_memory_themselves() -> None:
+    typed = Candidate("fact", "lives_in", "Lives in Lyon", "Lyon", (), FEB, "user")
+    plan = consolidate([mem(1, "Lives in Paris", "lives_in", pinned=True)], [typed], embed)
+    assert actions(plan) == ["supersede"] and plan.superseded[0].old_id == 1
+
+
+def test_the_person_may_write_again_a_memory_they_deleted() -> None:
+    typed = Candidate("preference", "likes:hike_alp", "Loves hiking in the Alps", "hiking", (), FEB, "user")
+    plan = consolidate([mem(1, "Loves hiking in the Alps", "likes:hike_alp", status="deleted")], [typed], embed)
+    assert actions(plan) == ["add"] and plan.new[0].origin == "user"
+
+
 def test_different_keys_both_stay_active() -> None:
     plan = consolidate([mem(1, "Lives in Paris", "lives_in")], [cand("Works at Acme", "works_at")], embed)
     assert actions(plan) == ["add"] and plan.superseded == []

@@ -20,6 +20,7 @@ def one(text: str) -> tuple[str, str, str]:
     ("text", "key", "memory"),
     [
         ("My name is Ada Lovelace.", "name", "Name is Ada Lovelace"),
+        ("my name's Grace", "name", "Name is Grace"),
         ("I live in Paris, France.", "lives_in", "Lives in Paris"),
         ("i live in paris", "lives_in", "Lives in Paris"),
         ("Btw, I just moved to Berlin last month.", "lives_in", "Lives in Berlin"),
@@ -127,6 +128,9 @@ def test_standing_instructions(text: str, key: str, memory: str) -> None:
         ("Me llamo Carlos.", "name", "Name is Carlos"),
         ("Vivo en Madrid.", "lives_in", "Lives in Madrid"),
         ("Je travaille chez Airbus.", "works_at", "Works at Airbus"),
+        ("Réponds toujours en français.", "reply_language", "Always answer in French"),
+        ("Antworte mir immer auf Deutsch.", "reply_language", "Always answer in German"),
+        ("Responde siempre en inglés.", "reply_language", "Always answer in English"),
     ],
 )
 def test_a_few_french_german_and_spanish_forms(text: str, key: str, memory: str) -> None:

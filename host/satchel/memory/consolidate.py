@@ -14,10 +14,12 @@ For each candidate, in the order it was observed:
    `status = "superseded"`, `valid_to` = when the newer one was stated, `superseded_by` = the newer one.
    Nothing is deleted, so the history stays queryable ("where did I live in 2023?"). A candidate older than
    the kept memory (an import of old chats) is stored directly as history, superseded by the kept one.
-   A pinned memory is never superseded automatically: the conflict is reported instead.
+   A pinned memory is never superseded automatically: the conflict is reported instead (a memory the person
+   writes themselves, `origin == "user"`, does supersede it).
 4. Otherwise the candidate is **added**.
 
-Memories the person deleted suppress their duplicates, so re-extraction does not bring them back.
+Memories the person deleted suppress their duplicates, so re-extraction does not bring them back (unless the
+person writes the memory again themselves).
 Pure: the caller loads memories, passes an `embed` function (`satchel.embed.get_embedder().embed`) and
 applies the returned `Plan` in one transaction, allocating ids for `Plan.new` (see `Plan.resolve`).
 """
@@ -344,6 +346,9 @@ def consolidate(
     )
     for _, cand in ordered:
         when = cand.observed_at or now
+        # What the person writes themselves is the authority: it may revive a deleted memory and replace a
+        # pinned one. Only automatic candidates are held back by those.
+        by_person = cand.origin == "user"
 
         # 1. exact duplicates (active first; a deleted one suppresses; a superseded one absorbs an old restatement)
         exact = kept.exact(cand.text)
@@ -352,7 +357,7 @@ def consolidate(
             _link(plan, cand, active_exact, "link")
             continue
         deleted = next((k for k in exact if k.status == "deleted"), None)
-        if deleted is not None:
+        if deleted is not None and not by_person:
             plan.decisions.append(Decision(cand, "suppressed_deleted", deleted.id))
             continue
         old_exact = next((k for k in exact if k.status == "superseded" and not _before(k.valid_to, when)), None)
@@ -363,7 +368,7 @@ def consolidate(
         # 2. near duplicates: lexical test first (cheap), embedding only for the survivors
         best: tuple[float, float, _Kept] | None = None
         for k in kept.sharing_words(cand.text):
-            if k.status == "superseded":
+            if k.status == "superseded" or (k.status == "deleted" and by_person):
                 continue
             ok, containment = same_value(cand.text, k.text)
             if not ok:
@@ -387,7 +392,7 @@ def consolidate(
         rivals = [k for k in kept.with_key(cand.key) if k.status == "active"]
         if rivals:
             rival = max(rivals, key=lambda k: (k.valid_from or datetime.min, k.id))
-            if rival.pinned:
+            if rival.pinned and not by_person:
                 plan.decisions.append(Decision(cand, "conflict_pinned", rival.id))
                 continue
             if _before(when, rival.valid_from):
@@ -423,7 +428,7 @@ def consolidate(
                 continue
             plan.new.append(NewMemory(ref, cand.kind, cand.key, cand.text, cand.origin, when, tuple(cand.message_ids)))
             for r in rivals:
-                if not r.pinned:
+                if by_person or not r.pinned:
                     r.status = "superseded"
                     r.valid_to = when
                     plan.supersede(r.id, ref, when)

@@ -5,12 +5,13 @@ supersede an earlier one (see consolidate.py):
 
 * fact        — "I live in Lyon" → key ``lives_in``; "I work at Acme" → ``works_at``; "my name is Ada" → ``name``;
                 "I'm a nurse" → ``occupation``; "my dog's name is Rex" → ``dog_name``; "I'm 34" → ``age``
-* preference  — "I prefer tabs over spaces" → ``prefer:space_tab``; "I love hiking" / "I hate hiking" →
+* preference  — "I prefer tabs over spaces" → ``prefer:space|tab``; "I love hiking" / "I hate hiking" →
                 ``likes:hike`` (one key, so the newer opinion replaces the older); "I always use pnpm" → ``uses:pnpm``;
                 "my favourite editor is Helix" → ``favorite_editor``
 * project     — "I'm working on / building / learning X" → ``project:<X>``
-* instruction  — "always answer in French" → ``reply_language``; "call me Ada" → ``call_me``;
-                "use British spelling" → ``spelling``; "never use emojis" / "always use emojis" → ``instruction:emoji``
+* instruction — "always answer in French" → ``reply_language``; "call me Ada" → ``call_me``;
+                "use British spelling" → ``spelling``; "never use emojis" / "always use emojis" →
+                ``instruction:use_emoji``
 
 Precision comes first: a memory the person did not state is worse than one missed. So questions, hypotheticals
 ("if I lived in…", "imagine I'm…"), requests ("I'd like…"), role-play and quoted or translated text, past
@@ -268,7 +269,7 @@ def _rule(rx: str, anchored: bool = False) -> Callable[[Callable], _Rule]:
 
 
 @_rule(
-    rf"(?:\bmy name is|{_IM} called|\bje m'appelle|\bich heiße|\bich heisse|\bme llamo|\bmi nombre es|"
+    rf"(?:\bmy name is|\bmy name's|\bmy name’s|{_IM} called|\bje m'appelle|\bich heiße|\bich heisse|\bme llamo|\bmi nombre es|"
     rf"\bmein name ist)\s+{_NAME}"
 )
 def _name(m: re.Match[str], s: str) -> tuple[str, str, str, str] | None:
@@ -560,6 +561,29 @@ def _reply_language(m: re.Match[str], s: str) -> tuple[str, str, str, str] | Non
     return "instruction", "reply_language", f"Always answer in {lang.capitalize()}", lang.capitalize()
 
 
+# Language names as French, German and Spanish speakers write them, mapped to the English name.
+_LANGUAGE_NAMES = {
+    "français": "french", "francais": "french", "anglais": "english", "allemand": "german", "espagnol": "spanish",
+    "italien": "italian", "deutsch": "german", "englisch": "english", "französisch": "french",
+    "spanisch": "spanish", "italienisch": "italian", "español": "spanish", "espanol": "spanish",
+    "inglés": "english", "ingles": "english", "francés": "french", "frances": "french", "alemán": "german",
+    "aleman": "german", "italiano": "italian",
+}
+
+
+@_rule(
+    r"^(?:s'il te plaît,?\s+|bitte\s+|por favor,?\s+)?(?:réponds|répondez|reponds|repondez|écris|ecris|antworte|"
+    r"antworten sie|schreib|responde|respóndeme|respondeme|escribe)(?:-moi|\s+mir|\s+me)?\s+"
+    r"(?:toujours|immer|siempre)\s+(?:en|auf|in)\s+(?P<v>\w+)",
+    anchored=True,
+)
+def _reply_language_intl(m: re.Match[str], s: str) -> tuple[str, str, str, str] | None:
+    lang = _LANGUAGE_NAMES.get(m.group("v").lower(), m.group("v").lower())
+    if lang not in _LANGUAGES:
+        return None
+    return "instruction", "reply_language", f"Always answer in {lang.capitalize()}", lang.capitalize()
+
+
 @_rule(
     r"^(?:please\s+)?(?:always\s+)?(?:use|write in|stick to|prefer)\s+(?P<v>british|american|uk|us|canadian|australian)"
     r"\s+(?:english\s+)?(?:spelling|english|spellings)\b",
@@ -612,6 +636,7 @@ RULES: tuple[_Rule, ...] = (
     _call_me,
     _call_me_intl,
     _reply_language,
+    _reply_language_intl,
     _spelling,
     _standing,
     _standing_wish,

@@ -23,7 +23,7 @@ HOST_NAME = "org.satchel.vault"
 DESCRIPTION = "Satchel: local memory vault for your LLM chats"
 # Must match the extension build (build.py checks it): the gecko id, and the id Chromium derives from the key.
 FIREFOX_EXTENSION_ID = "satchel@satchel.dev"
-CHROMIUM_EXTENSION_ID = os.environ.get("SATCHEL_CHROMIUM_ID_OVERRIDE") or "ijjfnbjbnfgimckbhdkiccefkbaiheml"
+CHROMIUM_EXTENSION_ID = "olcbgfjppaidahlpllmgeheoiacgnohh"
 
 FIREFOX = "firefox"
 CHROMIUM_FAMILY = ("chrome", "chromium", "brave", "edge")

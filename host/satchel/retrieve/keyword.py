@@ -91,20 +91,17 @@ class KeywordIndex:
 
     def add_bulk(self, rows: list[int], docs: list[dict[str, float]]) -> None:
         """Many documents at once: straight into a segment (start-up load), skipping the Python buffer."""
-        t_ids: list[int] = []
-        r_ids: list[int] = []
-        ws: list[float] = []
-        for row, terms in zip(rows, docs):
-            for term, weight in terms.items():
-                t_ids.append(self._term_id(term))
-            r_ids.extend([row] * len(terms))
-            ws.extend(terms.values())
-        if not t_ids:
+        all_terms = [t for d in docs for t in d]
+        if not all_terms:
             return
-        terms_arr = np.asarray(t_ids, dtype=np.int32)
+        vocab = self.vocab
+        for term in set(all_terms).difference(vocab):
+            self._term_id(term)
+        terms_arr = np.fromiter((vocab[t] for t in all_terms), np.int32, len(all_terms))
+        weights = np.fromiter((w for d in docs for w in d.values()), np.float32, len(all_terms))
+        rows_arr = np.repeat(np.asarray(rows, np.int32), [len(d) for d in docs])
         self.df[: self.n_term_ids] += np.bincount(terms_arr, minlength=self.n_term_ids).astype(np.int32)
-        self._push(_build(terms_arr, np.asarray(r_ids, dtype=np.int32), np.asarray(ws, dtype=np.float32),
-                          self.n_term_ids))
+        self._push(_build(terms_arr, rows_arr, weights, self.n_term_ids))
 
     def flush(self) -> None:
         if not self._buf:

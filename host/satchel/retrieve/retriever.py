@@ -17,6 +17,7 @@ postings (``keyword.py``) and vectors (``vectors.py``) are addressed by the same
 from __future__ import annotations
 
 import time
+from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
@@ -88,7 +89,8 @@ class RetrievalConfig:
     # relevance floor: the query needs one hit that clears these (else [])
     floor_idf_share: float = 0.3  # matched share of the query's idf mass (terms unknown to the vault count too)
     floor_df_share: float = 0.35  # only terms in at most this share of chunks count as matched ...
-    floor_small_df: int = 3  # ... or in at most this many (a small vault)
+    floor_small_df: int = 3  # ... or in at most this many ...
+    floor_min_chunks: int = 20  # ... and in a vault smaller than this every term counts
     floor_cosine_with_keyword: float = 0.35  # ... and, where the chunk has a vector, at least this cosine
     floor_cosine: float = 0.45  # or a cosine at least this high (MiniLM: off-topic prompts peak at 0.15-0.36)
     # every hit: an informative matched term ...
@@ -145,18 +147,21 @@ class Retriever:
         self.vectors.ensure(n_rows)
 
     # ------------------------------------------------------------------ writing
-    def _weighted_terms(self, doc: Doc) -> tuple[dict[str, float], float]:
-        terms: dict[str, float] = {}
-        body = textmod.tokens(doc.text)
-        for t in body:
-            terms[t] = terms.get(t, 0.0) + 1.0
-        length = float(len(body))
+    def _weighted_terms(self, doc: Doc, analysed: dict[str, Counter[str]]) -> tuple[dict[str, float], float]:
+        """Term weights of a chunk (its own terms 1, prefix terms ``prefix_weight``) and its BM25 length."""
+        body = analysed.get(doc.text)
+        if body is None:
+            body = analysed[doc.text] = Counter(textmod.tokens(doc.text))
+        terms: dict[str, float] = dict(body)
+        length = float(body.total())
         pw = self.config.prefix_weight
         if doc.prefix and pw > 0:
-            pre = textmod.tokens(doc.prefix)
-            for t in pre:
-                terms[t] = terms.get(t, 0.0) + pw
-            length += pw * len(pre)
+            pre = analysed.get(doc.prefix)
+            if pre is None:  # usually the previous message of the batch: analysed already
+                pre = analysed[doc.prefix] = Counter(textmod.tokens(doc.prefix))
+            for t, c in pre.items():
+                terms[t] = terms.get(t, 0.0) + pw * c
+            length += pw * pre.total()
         return terms, length
 
     def add_documents(self, docs: list[Doc]) -> None:
@@ -170,9 +175,12 @@ class Retriever:
         self._ensure(start + len(docs))
         rows: list[int] = []
         weighted: list[dict[str, float]] = []
+        analysed: dict[str, Counter[str]] = {}
         for i, doc in enumerate(docs):
             row = start + i
-            terms, length = self._weighted_terms(doc)
+            if len(analysed) > 4096:
+                analysed.clear()
+            terms, length = self._weighted_terms(doc, analysed)
             pid = self._providers.setdefault(doc.provider, len(self._providers))
             self._chunk[row] = doc.chunk_id
             self._message[row] = doc.message_id
@@ -279,7 +287,8 @@ class Retriever:
                 continue
             idf = float(self._idf(float(rows.size)))
             idf_mass += idf
-            informative = rows.size <= max(cfg.floor_small_df, cfg.floor_df_share * self._live)
+            informative = (self._live < cfg.floor_min_chunks
+                           or rows.size <= max(cfg.floor_small_df, cfg.floor_df_share * self._live))
             norm = cfg.k1 * (1.0 - cfg.b + cfg.b * self._length[rows] / avgdl)
             contrib = idf * tf * (cfg.k1 + 1.0) / (tf + norm)
             scores[rows] += contrib * (1.0 + 0.5 * (qtf - 1))

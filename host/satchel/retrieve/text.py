@@ -17,12 +17,28 @@ STOPWORDS = frozenset(
 )
 
 _stemmer = Stemmer.Stemmer("english")
+_stem_of: dict[str, str] = {}  # word -> stem ("" for a stopword); vocabularies are small, so this stays small
+_STEM_CACHE_MAX = 2_000_000
+
+
+def _stem(word: str) -> str:
+    stem = "" if word in STOPWORDS or len(word) >= 40 else _stemmer.stemWord(word)
+    if len(_stem_of) < _STEM_CACHE_MAX:
+        _stem_of[word] = stem
+    return stem
 
 
 def tokens(text: str) -> list[str]:
     """Index terms of ``text`` in order (stopwords removed, stemmed)."""
-    words = [w for w in _WORD.findall(text.lower()) if w not in STOPWORDS and len(w) < 40]
-    return _stemmer.stemWords(words) if words else []
+    get = _stem_of.get
+    out = []
+    for word in _WORD.findall(text.lower()):
+        stem = get(word)
+        if stem is None:
+            stem = _stem(word)
+        if stem:
+            out.append(stem)
+    return out
 
 
 def term_counts(text: str) -> Counter[str]:
