@@ -18,6 +18,7 @@ import contextlib
 import importlib.util
 import io
 import json
+import logging
 import os
 import subprocess
 import sys
@@ -248,6 +249,7 @@ def fuzz_host(n: int, tally: Tally, fz: Any, home: Path) -> dict[str, int]:
 
 
 def main() -> int:
+    logging.disable(logging.CRITICAL)  # handle() logs each internal error with a traceback; they are counted here
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--examples", type=int, default=100_000)
     parser.add_argument("--json", action="store_true")

@@ -106,8 +106,8 @@ def proc_status(pid: int) -> dict[str, int]:
 
 
 def satchel_cmd() -> list[str]:
-    exe = shutil.which("satchel")
-    return [exe] if exe else [sys.executable, "-m", "satchel"]
+    """What the launcher `satchel install` writes runs (`exec python -m satchel host`)."""
+    return [sys.executable, "-m", "satchel"]
 
 
 # ----------------------------------------------------------------------------------------------- the host

@@ -20,6 +20,7 @@ ERROR_CODES: dict[str, str] = {
     "disk_full": "The disk is full; nothing new was stored, nothing stored was lost.",
     "timeout": "The vault did not answer in time.",
     "vault_corrupt": "The vault file is damaged; see `satchel doctor` for recovery.",
+    "embedder_unavailable": "The embedding model could not be loaded; keyword search still works.",
 }
 
 

@@ -4,8 +4,8 @@ It never opens the DuckDB file: every tool is a request to the vault owner throu
 (one process owns the file; browsers, the CLI and any number of MCP servers share it). stdout
 carries MCP frames only; logs go to stderr.
 
-Tools: search, get_context, list_conversations, read_conversation, remember, forget.
-`forget` is deliberately narrow (one message or one conversation): an agent cannot wipe the vault.
+Tools: search, get_context, list_conversations, read_conversation, remember, list_memories, forget.
+`forget` is deliberately narrow (one memory, message or conversation): an agent cannot wipe the vault.
 """
 
 from __future__ import annotations
@@ -30,7 +30,7 @@ INSTRUCTIONS = (
     "Satchel is the user's own memory of their past conversations with AI assistants (ChatGPT, Claude, "
     "Gemini, local models...). Call get_context with the user's request to recall relevant past context; "
     "use search for specific facts, read_conversation to read one conversation, remember to store a fact the "
-    "user wants kept, forget to delete a message or conversation the user asks to delete."
+    "user wants kept, list_memories to see what is remembered, forget to delete what the user asks to delete."
 )
 
 Caller = Callable[[str, dict[str, Any]], dict[str, Any]]
@@ -113,19 +113,23 @@ def build_server(call: Caller) -> Any:
 
     @server.tool()
     async def remember(text: str, kind: str = "fact") -> dict[str, Any]:
-        """Store a fact or note the user wants kept (e.g. a preference). It becomes searchable at once.
+        """Store a fact the user wants kept (a preference, a project, an instruction). Used in get_context at once.
 
-        kind: fact, preference, instruction or note. Remembering the same text twice stores it once.
+        kind: preference, fact, project, instruction or note. Remembering the same text twice stores it once;
+        a newer fact about the same thing supersedes the older one.
         """
         text = text.strip()
         if not text:
             raise ValueError("nothing to remember: text is empty")
         try:
-            data = await request("memory.add", {"text": text, "kind": kind, "origin": "user"})
-            return {"stored_as": "memory", **data}
+            data = await request("memory.add", {"text": text, "kind": kind})
+            memory = data.get("memory") or {}
+            return {"stored_as": "memory", "memory_id": memory.get("id"), "kind": memory.get("kind"),
+                    "text": memory.get("text")}
         except SatchelError as exc:
             if exc.code != "unknown_action":
                 raise
+        # A vault without structured memory: keep it as a note message, searchable like any turn.
         mid = note_id(text)
         counts = await request("capture", {
             "conversation": {"provider": NOTES_PROVIDER, "id": NOTES_CONVERSATION, "title": "Remembered notes"},
@@ -135,11 +139,21 @@ def build_server(call: Caller) -> Any:
                 "message_id": mid, "new": counts.get("added", 0) > 0}
 
     @server.tool()
-    async def forget(provider: str, conversation_id: str, message_id: str | None = None) -> dict[str, Any]:
-        """Delete one message (give message_id) or one whole conversation from the vault, for good.
+    async def list_memories(limit: int = 50, offset: int = 0, kind: str | None = None) -> dict[str, Any]:
+        """The facts Satchel remembers about the user (active ones, pinned first), with the turns they came from."""
+        return await request("memories.list", {"limit": max(1, min(limit, 200)), "offset": max(0, offset),
+                                               "kind": kind})
 
-        To forget a remembered note: provider "satchel", conversation_id "notes", message_id from remember.
+    @server.tool()
+    async def forget(provider: str | None = None, conversation_id: str | None = None, message_id: str | None = None,
+                     memory_id: int | None = None) -> dict[str, Any]:
+        """Delete, for good, one remembered fact (memory_id), one message (provider, conversation_id, message_id)
+        or one whole conversation (provider, conversation_id). Nothing broader: an agent cannot wipe the vault.
         """
+        if memory_id is not None:
+            return await request("memory.delete", {"id": memory_id})
+        if not provider or not conversation_id:
+            raise ValueError("give memory_id, or provider and conversation_id (and message_id for one message)")
         params = {"scope": "message" if message_id else "conversation", "provider": provider,
                   "id": conversation_id, "message_id": message_id}
         return await request("forget", params)

@@ -34,5 +34,12 @@ def socket_path(home: Path) -> Path:
 
 def log_dir(home: Path) -> Path:
     path = home / "logs"
-    path.mkdir(parents=True, exist_ok=True)
+    path.mkdir(mode=0o700, parents=True, exist_ok=True)
+    os.chmod(home, 0o700)
+    os.chmod(path, 0o700)
     return path
+
+
+def private_opener(path: str, flags: int) -> int:
+    """`open(..., opener=private_opener)`: a file only this user can read (logs name conversations)."""
+    return os.open(path, flags, 0o600)

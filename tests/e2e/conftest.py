@@ -98,6 +98,7 @@ class Harness:
         self._pw = None
         self._ext_page = None
         self.launch_seconds = 0.0
+        self.extension_dir = {"firefox": DIST / "firefox", "chromium": DIST / "chromium"}[name]
 
     # -- setup
     def install_host(self) -> None:
@@ -130,7 +131,7 @@ class Harness:
         if self.name == "firefox":
             ext_dir = self.profile / "extensions"
             ext_dir.mkdir(exist_ok=True)
-            (ext_dir / self.ids["firefox"]).write_text(str(DIST / "firefox"))
+            (ext_dir / self.ids["firefox"]).write_text(str(self.extension_dir))
             self.context = pw.firefox.launch_persistent_context(
                 str(self.profile),
                 executable_path=FIREFOX_BIN,
@@ -158,8 +159,8 @@ class Harness:
                 viewport={"width": 1200, "height": 900},
                 ignore_default_args=["--disable-extensions"],
                 args=[
-                    f"--disable-extensions-except={DIST / 'chromium'}",
-                    f"--load-extension={DIST / 'chromium'}",
+                    f"--disable-extensions-except={self.extension_dir}",
+                    f"--load-extension={self.extension_dir}",
                     "--no-sandbox",
                     "--disable-gpu",
                     "--no-first-run",

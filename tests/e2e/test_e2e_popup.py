@@ -58,7 +58,7 @@ def test_popup_shows_status_searches_and_inserts_into_the_page(chromium_only):
         "() => document.querySelector('#search-results li button.primary').textContent === 'Inserted'"
     )
     held = chat.evaluate("() => window.__composerState()")
-    assert "From my Satchel vault" in held
+    assert "<satchel-context" in held and "not an instruction" in held
     assert chat.evaluate("() => !document.querySelector(\"button[data-testid='submit-button']\").disabled")
 
     # Capture off for this site: the switch is stored and the page reports it.

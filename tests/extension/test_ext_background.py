@@ -309,3 +309,25 @@ def test_message_table_gives_each_sender_only_its_tier(tmp_path):
         "contentCaptureQueued": "ok",
         "privateCapture": "forbidden",
     }
+
+
+def test_keyboard_command_grants_the_tab_one_context_request(tmp_path):
+    out = run_node(
+        tmp_path,
+        "const root = new URL('"
+        + (ROOT / "extension").as_uri()
+        + "/');\n"
+        + ROUTER
+        + r"""
+      let nonce = null;
+      chrome.tabs.sendMessage = async (tabId, m) => { if (tabId === 7) nonce = m.nonce; return {}; };
+      await listeners.command("inject-context", { id: 7 });
+      const ask1 = await ask({ action: "context", args: { prompt: "x", gesture: { kind: "command", nonce } } }, content);
+      const ask2 = await ask({ action: "context", args: { prompt: "x", gesture: { kind: "command", nonce } } }, content);
+      const other = await ask({ action: "context", args: { prompt: "x", gesture: { kind: "command", nonce } } },
+                              { ...content, tab: { id: 9 } });
+      // The first is let through to the host (absent here); the nonce is then spent.
+      return [typeof nonce, ask1.error.code, ask2.error.code, other.error.code];
+    """,
+    )
+    assert out == ["string", "host_unavailable", "forbidden", "forbidden"]

@@ -147,6 +147,12 @@ def kill_owners(home: Path, *, wait: bool = True) -> None:
     while wait and pids and time.monotonic() < deadline:
         pids = [pid for pid in pids if _running(pid)]
         time.sleep(0.01)
+    while wait and time.monotonic() < deadline:
+        sock = try_connect(home)  # a dying owner's socket can still accept, then drop, a connection
+        if sock is None:
+            return
+        sock.close()
+        time.sleep(0.01)
 
 
 def _running(pid: int) -> bool:

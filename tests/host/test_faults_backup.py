@@ -12,6 +12,8 @@ from satchel.errors import SatchelError
 from satchel.vault import backup
 from satchel.vault.store import Vault
 
+pytestmark = pytest.mark.timeout(60)
+
 
 @pytest.fixture
 def vault(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Vault]:

@@ -30,6 +30,7 @@ def _driver() -> Any:
 def test_two_browsers_and_the_cli_at_once_store_everything_exactly_once(tmp_path: Path,
                                                                         monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("SATCHEL_IDLE_TIMEOUT", "20")
+    monkeypatch.setenv("SATCHEL_EMBEDDER", "fake")  # run_load sets it for the owners it starts; restored after
     load = _driver()
     home = tmp_path / "home"
     try:

@@ -73,7 +73,7 @@ def test_every_tool_is_listed_with_a_description(seeded):
     async def steps(session):
         tools = {t.name: t for t in (await session.list_tools()).tools}
         assert set(tools) == {"search", "get_context", "list_conversations", "read_conversation", "remember",
-                              "forget"}
+                              "list_memories", "forget"}
         assert all(t.description for t in tools.values())
         assert "query" in field(tools["search"], "input_schema", "inputSchema")["properties"]
 
@@ -105,22 +105,36 @@ def test_get_context_is_relevant_and_empty_when_nothing_is(seeded):
     anyio.run(with_session, seeded, steps)
 
 
-def test_remember_then_find_then_forget(seeded):
+def test_remember_then_recall_then_forget(seeded):
     async def steps(session):
-        stored = data(await session.call_tool("remember", {"text": "My bike is a green Brompton."}))
+        stored = data(await session.call_tool("remember", {"text": "My bike is a green Brompton.", "kind": "fact"}))
+        assert stored["stored_as"] == "memory" and isinstance(stored["memory_id"], int)
         again = data(await session.call_tool("remember", {"text": "My bike is a green  Brompton."}))
-        assert again["message_id"] == stored["message_id"]
-        hits = data(await session.call_tool("search", {"query": "Brompton bike"}))["hits"]
-        assert hits and "Brompton" in hits[0]["text"]
-        gone = data(await session.call_tool("forget", {"provider": stored["provider"],
-                                                        "conversation_id": stored["conversation_id"],
-                                                        "message_id": stored["message_id"]}))
+        assert again["memory_id"] == stored["memory_id"]
+        listed = data(await session.call_tool("list_memories", {}))
+        assert [m["text"] for m in listed["memories"]] == ["My bike is a green Brompton."]
+        block = data(await session.call_tool("get_context", {"prompt": "Which Brompton bike should I service?"}))
+        assert "green Brompton" in block
+        data(await session.call_tool("forget", {"memory_id": stored["memory_id"]}))
+        assert data(await session.call_tool("list_memories", {}))["memories"] == []
+        block = data(await session.call_tool("get_context", {"prompt": "Which Brompton bike should I service?"}))
+        assert "green Brompton" not in block
+
+    anyio.run(with_session, seeded, steps)
+
+
+def test_forget_a_message_and_a_conversation(seeded):
+    async def steps(session):
+        gone = data(await session.call_tool("forget", {"provider": "chatgpt", "conversation_id": "trip-1",
+                                                        "message_id": "a1"}))
         assert gone["removed"]["messages"] == 1
-        hits = data(await session.call_tool("search", {"query": "Brompton bike"}))["hits"]
-        assert not any("Brompton" in h["text"] for h in hits)
+        hits = data(await session.call_tool("search", {"query": "tram Alfama"}))["hits"]
+        assert not any("Tram 28" in h["text"] for h in hits)
         data(await session.call_tool("forget", {"provider": "claude", "conversation_id": "garden-1"}))
         listed = data(await session.call_tool("list_conversations", {}))
-        assert "garden-1" not in {c["id"] for c in listed["conversations"]}
+        assert {c["id"] for c in listed["conversations"]} == {"trip-1"}
+        refused = await session.call_tool("forget", {"provider": "claude"})
+        assert is_error(refused)
 
     anyio.run(with_session, seeded, steps)
 

@@ -259,3 +259,27 @@ def test_a_match_among_turns_about_the_rest_of_the_query_ranks_first() -> None:
     ])
     hits = r.search("ferry for the Crete holiday", None, 5, now=NOW)
     assert ids(hits).index(3) < ids(hits).index(1)
+
+
+def test_forgetting_most_of_the_vault_compacts_it_and_search_still_works() -> None:
+    r = Retriever(dim=DIM)
+    r.add_documents([doc(i, f"note {i} about {'pelican' if i % 2 else 'heron'} number{i}", conv=i // 10,
+                         position=i % 10) for i in range(3000)])
+    r.add_vectors(list(range(3000)), np.tile(unit(1), (3000, 1)))
+    r.remove_messages(range(0, 2500))
+    assert r._n == 500 and len(r) == 500  # renumbered densely
+    hits = r.search("pelican number2999", unit(1), 3, now=NOW)
+    assert hits[0].chunk_id == 2999 and hits[0].vector == pytest.approx(1.0)
+    assert r.neighbours(2995) == [2994, 2996]
+    assert all(h.chunk_id >= 2500 for h in r.search("heron", unit(1), 50, now=NOW))
+    r.add_documents([doc(5000, "a fresh heron note", conv=999)])
+    assert r.search("fresh heron", None, 1, now=NOW)[0].chunk_id == 5000
+
+
+def test_a_reused_term_id_does_not_bring_back_forgotten_postings(retriever: Retriever) -> None:
+    retriever.add_documents([doc(1, "zanzibar ferry", message_id=1), doc(2, "quokka selfie", message_id=2)])
+    retriever.keyword.flush()  # the postings now live in an immutable segment
+    retriever.remove_messages([1])
+    retriever.add_documents([doc(3, "wombat burrow")])  # takes the freed term ids
+    assert ids(retriever.search("wombat burrow", None, 5, now=NOW)) == [3]
+    assert retriever.search("zanzibar ferry", None, 5, now=NOW) == []

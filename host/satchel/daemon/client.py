@@ -17,9 +17,10 @@ from typing import Any
 
 from satchel.errors import SatchelError, VaultUnavailable
 from satchel.native.framing import EndOfStream, decode_payload, encode_frame, read_frame_bytes
-from satchel.paths import log_dir, satchel_home, socket_path
+from satchel.paths import log_dir, private_opener, satchel_home, socket_path
 
 START_TIMEOUT = float(os.environ.get("SATCHEL_START_TIMEOUT", "60"))
+RETRY_DELAYS = (0.05, 0.2, 0.5, None)
 
 
 def try_connect(home: Path) -> socket.socket | None:
@@ -36,7 +37,7 @@ def try_connect(home: Path) -> socket.socket | None:
 def spawn_owner(home: Path) -> None:
     """Start `satchel serve` detached: it outlives the browser port or CLI call that started it."""
     env = dict(os.environ, SATCHEL_HOME=str(home))
-    with open(log_dir(home) / "serve.log", "ab") as log:
+    with open(log_dir(home) / "serve.log", "ab", opener=private_opener) as log:
         subprocess.Popen(
             [sys.executable, "-m", "satchel", "serve"],
             stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=log,
@@ -86,7 +87,9 @@ class VaultClient:
     def request(self, action: str, params: dict[str, Any] | None = None) -> dict[str, Any]:
         """The whole reply envelope."""
         with self._lock:
-            for attempt in range(2):
+            # An owner that just died may still accept a connection and drop it: reconnect (starting a new
+            # owner) a few times. Resending is safe: captures are idempotent.
+            for delay in RETRY_DELAYS:
                 try:
                     self._ensure()
                     request_id = f"{self.client}-{os.getpid()}-{next(self._ids)}"
@@ -95,8 +98,9 @@ class VaultClient:
                     return decode_payload(read_frame_bytes(self._file, max_size=64 * 1024 * 1024))
                 except (OSError, EndOfStream):
                     self.close()
-                    if attempt:
+                    if delay is None:
                         raise VaultUnavailable("the vault closed the connection") from None
+                    time.sleep(delay)
             raise AssertionError("unreachable")
 
     def call(self, action: str, params: dict[str, Any] | None = None) -> dict[str, Any]:

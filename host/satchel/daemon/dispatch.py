@@ -22,6 +22,8 @@ MAX_TEXT = 2_000_000  # one message's text, characters
 MAX_MESSAGES = 5_000  # per capture request
 MAX_QUERY = 10_000
 MAX_K = 100
+MAX_HIT_TEXT = 4000
+REPLY_TEXT_BUDGET = 700_000  # bytes of message text in one conversation.get page (replies stay under 1 MB)
 Handler = Callable[[Vault, dict[str, Any]], dict[str, Any]]
 
 
@@ -126,7 +128,16 @@ def search(vault: Vault, params: dict[str, Any]) -> dict[str, Any]:
         provider=_str(params, "provider", max_len=200), conversation=_conv_ref(params, "conversation"),
         since=_str(params, "since", max_len=64), until=_str(params, "until", max_len=64),
     )
-    return {"hits": [{k: v for k, v in h.items() if not k.startswith("_")} for h in hits]}
+    return {"hits": [_snippet({k: v for k, v in h.items() if not k.startswith("_")}) for h in hits]}
+
+
+def _snippet(hit: dict[str, Any]) -> dict[str, Any]:
+    """A hit carries at most MAX_HIT_TEXT characters (ten hits must fit a 1 MB reply); the whole message is
+    one `conversation.get` away."""
+    if len(hit["text"]) > MAX_HIT_TEXT:
+        hit["text"] = hit["text"][:MAX_HIT_TEXT] + "…"
+        hit["truncated"] = True
+    return hit
 
 
 def context(vault: Vault, params: dict[str, Any]) -> dict[str, Any]:
@@ -145,7 +156,7 @@ def conversation_get(vault: Vault, params: dict[str, Any]) -> dict[str, Any]:
     return vault.get_conversation(
         _str(params, "provider", required=True, max_len=200), _str(params, "id", required=True, max_len=500),
         offset=_int(params, "offset", 0, 0, 10**9), limit=_int(params, "limit", 200, 1, 1000),
-        history=bool(params.get("history", False)),
+        history=bool(params.get("history", False)), max_bytes=REPLY_TEXT_BUDGET,
     )
 
 
@@ -271,16 +282,16 @@ def handle(vault: Vault, request: object, *, client: str = "cli") -> dict[str, A
         action_name = request.get("type")
         if not isinstance(action_name, str):
             raise BadRequest("type must be a string")
-        params = request.get("params", {})
-        if params is None:
-            params = {}
-        if not isinstance(params, dict):
-            raise BadRequest("params must be an object")
         action = ACTIONS.get(action_name)
         if action is None:
             raise UnknownAction(f"unknown action {action_name[:100]!r}")
         if action.cli_only and client == "browser":
             raise Forbidden(f"{action_name} is not available to the browser")
+        params = request.get("params", {})
+        if params is None:
+            params = {}
+        if not isinstance(params, dict):
+            raise BadRequest("params must be an object")
         data = action.handler(vault, params)
         reply = ok_reply(request_id, data)
     except SatchelError as exc:

@@ -161,6 +161,7 @@ class Owner:
 
 
 def serve(home: Path) -> int:
+    os.umask(0o077)  # the vault, its WAL, backups and logs are readable by this user only
     logging.basicConfig(
         filename=str(log_dir(home) / "serve.log"), level=logging.INFO,
         format="%(asctime)s %(process)d %(name)s %(levelname)s %(message)s",

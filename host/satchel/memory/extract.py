@@ -563,11 +563,26 @@ def _reply_language(m: re.Match[str], s: str) -> tuple[str, str, str, str] | Non
 
 # Language names as French, German and Spanish speakers write them, mapped to the English name.
 _LANGUAGE_NAMES = {
-    "français": "french", "francais": "french", "anglais": "english", "allemand": "german", "espagnol": "spanish",
-    "italien": "italian", "deutsch": "german", "englisch": "english", "französisch": "french",
-    "spanisch": "spanish", "italienisch": "italian", "español": "spanish", "espanol": "spanish",
-    "inglés": "english", "ingles": "english", "francés": "french", "frances": "french", "alemán": "german",
-    "aleman": "german", "italiano": "italian",
+    "français": "french",
+    "francais": "french",
+    "anglais": "english",
+    "allemand": "german",
+    "espagnol": "spanish",
+    "italien": "italian",
+    "deutsch": "german",
+    "englisch": "english",
+    "französisch": "french",
+    "spanisch": "spanish",
+    "italienisch": "italian",
+    "español": "spanish",
+    "espanol": "spanish",
+    "inglés": "english",
+    "ingles": "english",
+    "francés": "french",
+    "frances": "french",
+    "alemán": "german",
+    "aleman": "german",
+    "italiano": "italian",
 }
 
 

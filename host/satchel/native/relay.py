@@ -137,6 +137,7 @@ class Relay:
 
 
 def main(argv: list[str]) -> int:
+    os.umask(0o077)  # logs and anything else written here are this user's only
     home = satchel_home()
     try:
         logging.basicConfig(filename=str(log_dir(home) / "host.log"), level=logging.INFO,

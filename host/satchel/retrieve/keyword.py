@@ -51,6 +51,7 @@ class KeywordIndex:
 
     def __init__(self) -> None:
         self.vocab: dict[str, int] = {}
+        self._term_of: list[str | None] = []  # id -> term
         self._free_ids: list[int] = []
         self.df = np.zeros(1024, dtype=np.int32)  # live postings per term id
         self._segments: list[_Segment] = []
@@ -61,7 +62,12 @@ class KeywordIndex:
     def _term_id(self, term: str) -> int:
         tid = self.vocab.get(term)
         if tid is None:
-            tid = self._free_ids.pop() if self._free_ids else len(self.vocab)
+            if self._free_ids:
+                tid = self._free_ids.pop()
+                self._term_of[tid] = term
+            else:
+                tid = len(self._term_of)
+                self._term_of.append(term)
             self.vocab[term] = tid
             if tid >= self.df.size:
                 self.df = np.concatenate([self.df, np.zeros(self.df.size, dtype=np.int32)])
@@ -69,7 +75,7 @@ class KeywordIndex:
 
     @property
     def n_term_ids(self) -> int:
-        return len(self.vocab) + len(self._free_ids)
+        return len(self._term_of)
 
     def lookup(self, term: str) -> int | None:
         return self.vocab.get(term)
@@ -130,6 +136,7 @@ class KeywordIndex:
 
     def remove_rows(self, dead: np.ndarray) -> None:
         """Drop every posting whose row is flagged in the boolean array ``dead`` (indexed by row)."""
+        touched: list[np.ndarray] = []
         new_segments = []
         for seg in self._segments:
             keep = ~dead[seg.rows]
@@ -137,28 +144,40 @@ class KeywordIndex:
                 new_segments.append(seg)
                 continue
             terms, rows, weights = seg.coo()
-            removed = np.bincount(terms[~keep], minlength=self.n_term_ids).astype(np.int32)
-            self.df[: self.n_term_ids] -= removed
+            gone_terms = terms[~keep]
+            self.df[: self.n_term_ids] -= np.bincount(gone_terms, minlength=self.n_term_ids).astype(np.int32)
+            touched.append(np.unique(gone_terms))
             if keep.any():
                 new_segments.append(_build(terms[keep], rows[keep], weights[keep], self.n_term_ids))
         self._segments = new_segments
         for tid in list(self._buf):
             rows, weights = self._buf[tid]
-            kept = [(r, w) for r, w in zip(rows, weights) if not dead[r]]
+            kept = [(r, w) for r, w in zip(rows, weights, strict=True) if not dead[r]]
             gone = len(rows) - len(kept)
             if gone:
                 self.df[tid] -= gone
                 self._buf_size -= gone
+                touched.append(np.array([tid]))
                 if kept:
                     self._buf[tid] = ([r for r, _ in kept], [w for _, w in kept])
                 else:
                     del self._buf[tid]
         # Terms nobody uses any more leave the vocabulary (their ids are reused).
-        unused = [term for term, tid in self.vocab.items() if self.df[tid] <= 0]
-        for term in unused:
-            tid = self.vocab.pop(term)
-            self.df[tid] = 0
-            self._free_ids.append(tid)
+        if touched:
+            for tid in np.unique(np.concatenate(touched)).tolist():
+                term = self._term_of[tid]
+                if self.df[tid] <= 0 and term is not None:
+                    del self.vocab[term]
+                    self._term_of[tid] = None
+                    self.df[tid] = 0
+                    self._free_ids.append(tid)
+
+    def renumber_rows(self, new_of_old: np.ndarray) -> None:
+        """Map every posting's row through ``new_of_old`` (dead rows must already be removed)."""
+        for seg in self._segments:
+            seg.rows = new_of_old[seg.rows].astype(np.int32)
+        for tid, (rows, weights) in self._buf.items():
+            self._buf[tid] = (new_of_old[np.asarray(rows, np.int64)].tolist(), weights)
 
     # -- reading ----------------------------------------------------------------------------------------------
     def postings(self, tid: int) -> tuple[np.ndarray, np.ndarray]:

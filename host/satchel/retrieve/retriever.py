@@ -3,15 +3,22 @@
 Each chunk is a *row*. Per-row metadata lives in growable numpy arrays, so filters are boolean masks; keyword
 postings (``keyword.py``) and vectors (``vectors.py``) are addressed by the same row ids. A search:
 
-1. BM25 over the chunk text plus a down-weighted prefix (the turn before: a question indexed with its answer);
-2. exact cosine over the vector matrix (matmul), when a query vector is given;
-3. normalised score fusion on the union of both candidate lists (BM25 / best BM25, cosine rescaled between a
-   fixed "unrelated" cosine and the best one), plus a small boost from query terms matched elsewhere in the same
-   conversation (session context), a gentle recency prior, and a boost for the period a time expression in the
-   query names ("last May");
-4. a relevance floor: a row is returned only if it matches enough of the query's rare terms or its cosine clears
-   an absolute threshold, so a prompt about nothing in the vault gets [];
-5. neighbour expansion: the turns right after and before a strong hit share some of its score.
+1. BM25 (b = 0.3, stemmed, stopwords dropped) over the chunk text plus its prefix at half weight (the store
+   passes the previous message: a question gets indexed with its answer);
+2. exact cosine over the vector matrix (one BLAS matrix-vector product), when a query vector is given;
+3. normalised score fusion on the union of both top-200 lists: BM25 divided by max(best BM25, half the score of
+   an ideal match), cosine rescaled between 0.15 ("unrelated" for MiniLM) and the best cosine, averaged 50/50;
+   a chunk not embedded yet is judged on keywords alone;
+4. structure: + a share of the query's idf mass matched within 3 messages of the chunk (the answer two turns
+   after the question still counts), + the mean of the conversation's 3 best similarities; a gentle recency
+   prior; x1.3 inside the period a time expression names ("last May", "on 7 July, 2023");
+5. a relevance floor: the query needs one convincing hit (rare query terms matched *and* a cosine of at least
+   0.35 where a vector exists, or a cosine of at least 0.45), else []; then every hit needs an informative
+   term or a cosine of 0.3, and a tenth of the best score;
+6. neighbour expansion: the messages right before and after each of the 10 best hits get 0.6 of its score.
+
+The weights were set on the LoCoMo dev split (bench/retrieval_locomo.py) and the floor on MiniLM cosines of
+off-topic prompts; they are in ``RetrievalConfig``.
 """
 
 from __future__ import annotations
@@ -19,7 +26,7 @@ from __future__ import annotations
 import time
 from collections import Counter
 from collections.abc import Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -70,22 +77,17 @@ class RetrievalConfig:
     prefix_weight: float = 0.5  # a prefix term counts this much of a chunk term
     keyword_weight: float = 0.5  # fused = kw * keyword_weight + vec * (1 - keyword_weight)
     cosine_unrelated: float = 0.15  # cosine rescaled from here (0) to the best candidate (1)
-    vector_prev_weight: float = 0.0  # similarity = (cos + w * cos(previous turn)) / (1 + w)
-    vector_prev_max: bool = False
     context_vector_weight: float = 0.3  # boost by the conversation's best few similarities
     context_vector_top: int = 3
     keyword_ceiling_share: float = 0.5  # BM25 normalised by max(best, share * ideal score)
-    per_conversation: int = 0  # diversity: cap hits per conversation in the top k (0: no cap)
     candidates: int = 200  # per list, before fusion
     context_weight: float = 0.5  # boost by the share of query idf matched near the chunk ...
     context_window: int = 3  # ... within this many messages (0: anywhere in its conversation)
     recency_weight: float = 0.03  # multiplicative, 1 + w * 2^(-age / half life)
     recency_half_life_days: float = 90.0
     period_boost: float = 0.3  # multiplicative, inside the period a time expression names
-    period_clean_query: bool = False  # drop the time words from the keyword query
     neighbour_weight: float = 0.6  # a neighbour of a top hit gets this share of the hit's score
     neighbour_hits: int = 10  # how many top hits lend their score to neighbours
-    neighbour_after_only: bool = False
     # relevance floor: the query needs one hit that clears these (else [])
     floor_idf_share: float = 0.3  # matched share of the query's idf mass (terms unknown to the vault count too)
     floor_df_share: float = 0.35  # only terms in at most this share of chunks count as matched ...
@@ -97,10 +99,19 @@ class RetrievalConfig:
     hit_cosine: float = 0.3  # ... or a cosine at least this high
     hit_relative: float = 0.1  # ... and a fused score at least this share of the best
     mode: str = "hybrid"  # "hybrid" | "keyword" | "vector" (benchmarks)
-    extras: dict = field(default_factory=dict)
 
 
 class Retriever:
+    """All chunks of the vault in memory. Not thread-safe: the vault owner serialises calls (its lock).
+
+    ``add_documents`` makes chunks keyword-searchable at once (re-adding a chunk id replaces it);
+    ``add_vectors`` attaches vectors later (unknown chunk ids are skipped); ``remove_messages`` drops postings,
+    vectors and metadata, and terms no chunk uses leave the vocabulary. ``search`` returns at most ``k``
+    ``ScoredChunk`` best first, possibly including neighbours of strong hits, and [] when nothing clears the
+    floor. ``neighbours(chunk_id, radius)`` gives the chunk ids of adjacent messages. ``clock`` supplies "now"
+    when ``search`` gets none.
+    """
+
     def __init__(self, dim: int = 384, config: RetrievalConfig | None = None) -> None:
         self.dim = dim
         self.config = config or RetrievalConfig()
@@ -197,7 +208,7 @@ class Retriever:
         if len(docs) >= 256:
             self.keyword.add_bulk(rows, weighted)
         else:
-            for row, terms in zip(rows, weighted):
+            for row, terms in zip(rows, weighted, strict=True):
                 self.keyword.add(row, terms)
         self._n = start + len(docs)
         self._live += len(docs)
@@ -237,6 +248,33 @@ class Retriever:
         self._live -= int(rows.size)
         if self._live == 0:
             self._length_sum = 0.0
+        if self._n - self._live > max(1024, self._n // 4):
+            self._compact()
+
+    def _compact(self) -> None:
+        """Renumber the live rows densely (dead rows are left by forgetting and by edited messages)."""
+        n = self._n
+        keep = np.flatnonzero(self._alive[:n])
+        new_of_old = np.full(max(self._chunk.size, 1), -1, np.int64)
+        new_of_old[keep] = np.arange(keep.size)
+        self.keyword.renumber_rows(new_of_old)
+        vectors = VectorMatrix(self.dim, self.vectors.block_rows)
+        vectors.ensure(keep.size)
+        present = keep[self.vectors.present[keep]]
+        for start in range(0, present.size, 65536):
+            part = present[start:start + 65536]
+            vectors.set(new_of_old[part], np.stack([self.vectors.vector(int(r)) for r in part]))
+        self.vectors = vectors
+        for name in ("_chunk", "_message", "_conv", "_provider", "_created", "_position", "_length", "_alive"):
+            old = getattr(self, name)
+            new = np.zeros(max(keep.size * 2, 1024), old.dtype)
+            new[: keep.size] = old[keep]
+            setattr(self, name, new)
+        self._n = keep.size
+        self._row_of_chunk = dict(zip(self._chunk[: keep.size].tolist(), range(keep.size), strict=True))
+        self._nb_keys = np.zeros(0, np.int64)
+        self._nb_rows = np.zeros(0, np.int64)
+        self._nb_upto = 0
 
     # ------------------------------------------------------------------ reading
     def _mask(self, filters: Filters | None) -> np.ndarray:
@@ -310,8 +348,8 @@ class Retriever:
             return []
 
         period = parse_time_expression(query, now)
-        keyword_query = period[2] if (period and cfg.period_clean_query and period[2].strip()) else query
-        terms = textmod.tokens(keyword_query) if cfg.mode != "vector" else []
+        # The time words stay in the keyword query: "May" or "summer" in the text is evidence too.
+        terms = textmod.tokens(query) if cfg.mode != "vector" else []
 
         # ---- keyword
         bm25 = matched = None
@@ -356,15 +394,8 @@ class Retriever:
             cos_c = cos[cand].astype(np.float64)
             has_vec = self.vectors.present[cand]
             lo = cfg.cosine_unrelated
-            sim = cos_c
-            if cfg.vector_prev_weight > 0:
-                # A reply is about what it answers: let the previous turn's similarity count too.
-                sim = cos_c + cfg.vector_prev_weight * self._previous_cosine(cand, cos)
-                sim /= 1.0 + cfg.vector_prev_weight
-                if cfg.vector_prev_max:
-                    sim = np.maximum(sim, cos_c)
-            hi = float(sim[has_vec].max()) if has_vec.any() else lo
-            vec_norm = np.clip((sim - lo) / max(hi - lo, 1e-6), 0.0, 1.0)
+            hi = float(cos_c[has_vec].max()) if has_vec.any() else lo
+            vec_norm = np.clip((cos_c - lo) / max(hi - lo, 1e-6), 0.0, 1.0)
         else:
             cos_c = np.zeros(cand.size)
             has_vec = np.zeros(cand.size, bool)
@@ -422,31 +453,16 @@ class Retriever:
         if keep.size == 0:
             return []
         order = keep[np.argsort(-fused[keep], kind="stable")]
-        if cfg.per_conversation > 0:
-            order = self._diversify(order, cand, cfg.per_conversation, k)
         order = order[:k]
         rows = cand[order]
         return [
             ScoredChunk(chunk_id=c, message_id=m, conversation_id=v, score=f, keyword=kw, vector=vc)
             for c, m, v, f, kw, vc in zip(self._chunk[rows].tolist(), self._message[rows].tolist(),
                                           self._conv[rows].tolist(), fused[order].tolist(),
-                                          kw_raw[order].tolist(), cos_c[order].tolist())
+                                          kw_raw[order].tolist(), cos_c[order].tolist(), strict=True)
         ]
 
     # ------------------------------------------------------------------ helpers
-    def _diversify(self, order: np.ndarray, cand: np.ndarray, per_conversation: int, k: int) -> np.ndarray:
-        """At most ``per_conversation`` hits from one conversation in the first ``k``; the rest follow."""
-        counts: dict[int, int] = {}
-        first, rest = [], []
-        for i in order.tolist():
-            c = int(self._conv[cand[i]])
-            if counts.get(c, 0) < per_conversation and len(first) < k:
-                counts[c] = counts.get(c, 0) + 1
-                first.append(i)
-            else:
-                rest.append(i)
-        return np.array(first + rest, np.int64)
-
     def _bm25_ceiling(self, terms: list[str]) -> float:
         """BM25 of an average-length chunk holding each query term once."""
         k1 = self.config.k1
@@ -468,16 +484,6 @@ class Retriever:
         top = self.config.context_vector_top
         sums = np.bincount(grouped[rank < top], weights=scores[order][rank < top], minlength=starts.size)
         return (sums / top)[inverse]
-
-    def _previous_cosine(self, cand: np.ndarray, cos: np.ndarray) -> np.ndarray:
-        """Cosine of the message before each candidate (same conversation), 0 where there is none."""
-        keys = ((self._conv[cand] << _POS_BITS) | self._position[cand]) - 1
-        ki, rows = self._neighbour_rows(keys)
-        out = np.zeros(cand.size)
-        if rows.size:
-            ok = self._alive[rows]
-            np.maximum.at(out, ki[ok], cos[rows[ok]])
-        return out
 
     def _nearby_coverage(self, per_term: list[tuple[np.ndarray, float]], cand: np.ndarray, mask: np.ndarray,
                          idf_mass: float) -> np.ndarray:
@@ -556,7 +562,7 @@ class Retriever:
         top = np.flatnonzero(passes)
         top = top[np.argsort(-fused[top])][: cfg.neighbour_hits]
         base_keys = (self._conv[cand[top]] << _POS_BITS) | self._position[cand[top]]
-        offsets = [1] if cfg.neighbour_after_only else [1, -1]
+        offsets = [1, -1]
         keys = np.concatenate([base_keys + d for d in offsets])
         src = np.concatenate([top for _ in offsets])
         ki, rows = self._neighbour_rows(keys)

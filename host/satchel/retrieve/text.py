@@ -30,15 +30,11 @@ def _stem(word: str) -> str:
 
 def tokens(text: str) -> list[str]:
     """Index terms of ``text`` in order (stopwords removed, stemmed)."""
-    get = _stem_of.get
-    out = []
-    for word in _WORD.findall(text.lower()):
-        stem = get(word)
-        if stem is None:
-            stem = _stem(word)
-        if stem:
-            out.append(stem)
-    return out
+    words = _WORD.findall(text.lower())
+    stems = list(map(_stem_of.get, words))  # C-speed lookups; the cache knows nearly every word
+    if None in stems:
+        stems = [s if s is not None else _stem(w) for w, s in zip(words, stems, strict=True)]
+    return list(filter(None, stems))
 
 
 def term_counts(text: str) -> Counter[str]:

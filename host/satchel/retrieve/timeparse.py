@@ -74,7 +74,7 @@ def _season_span(now: datetime, season: str, which: str, year: int | None) -> tu
         start_year = year  # "winter of 2022" = Dec 2022 - Feb 2023
     else:
         start_year = now.year if _dt(now.year, first) <= now else now.year - 1
-        start, end = _month_span(start_year, first, 3)
+        _, end = _month_span(start_year, first, 3)
         if which == "last" and end > now:  # still in (or before the end of) it: the previous one
             start_year -= 1
     return _month_span(start_year, first, 3)
@@ -123,10 +123,7 @@ def _rules(now: datetime):
         mo = MONTHS[m.group("month").lower()]
         year = m.group("year")
         which = (m.group("which") or "").lower()
-        if year:
-            y = int(year)
-        else:
-            y = _most_recent_month(now, mo, skip_current=which == "last")
+        y = int(year) if year else _most_recent_month(now, mo, skip_current=which == "last")
         return _month_span(y, mo)
 
     def year_only(m: re.Match) -> tuple[datetime, datetime]:

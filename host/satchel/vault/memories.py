@@ -33,11 +33,16 @@ _WORD = re.compile(r"\w{3,}", re.UNICODE)
 
 def _llm(vault: Vault) -> LLMClient | None:
     """The person's local model, when they configured one (settings llm.base_url / llm.model)."""
-    settings = vault.settings()
-    from satchel.memory.llm_client import LLMClient, LLMConfig
+    from satchel.memory.llm_client import LLMClient, LLMConfig, LLMError
 
-    config = LLMConfig.from_settings(settings)
-    return LLMClient(config) if config else None
+    config = LLMConfig.from_settings(vault.settings())
+    if config is None:
+        return None
+    try:
+        return LLMClient(config)
+    except LLMError as exc:  # e.g. a non-loopback endpoint: refused, and the rules take over
+        log.warning("local model not used: %s", exc)
+        return None
 
 
 # ----------------------------------------------------------------- maintenance (background)
@@ -195,7 +200,10 @@ def relevant_memories(vault: Vault, prompt: str, query_vector: np.ndarray | None
 
 # ----------------------------------------------------------------- editing (the person's own hand)
 def add_memory(vault: Vault, text: str, kind: str | None = None) -> dict[str, Any]:
-    text = " ".join(text.split())
+    from satchel.redact import redact
+    from satchel.vault.store import storable
+
+    text = redact(" ".join(storable(text).split()))[0]
     if not text:
         raise InvalidParams("text must not be empty")
     recognised = extract_from_text(text)
@@ -247,9 +255,16 @@ def update_memory(vault: Vault, memory_id: int, *, text: str | None = None, pinn
         vault.db.execute(
             "UPDATE memories SET text = coalesce(?, text), pinned = coalesce(?, pinned), kind = coalesce(?, kind),"
             " origin = CASE WHEN ? IS NULL THEN origin ELSE 'user' END, updated_at = ? WHERE id = ?",
-            [" ".join(text.split()) if text else None, pinned, kind, text, utcnow(), memory_id])
+            [_clean_text(text), pinned, kind, text, utcnow(), memory_id])
         vault.forget_memory_vectors()
     return get_memory(vault, memory_id)
+
+
+def _clean_text(text: str | None) -> str | None:
+    from satchel.redact import redact
+    from satchel.vault.store import storable
+
+    return redact(" ".join(storable(text).split()))[0] if text else None
 
 
 def delete_memory(vault: Vault, memory_id: int) -> dict[str, Any]:

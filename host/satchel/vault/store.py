@@ -53,6 +53,20 @@ class _Existing:
     text: str
 
 
+def storable(text: str) -> str:
+    """Text as it may be stored: lone surrogates (valid in JSON, not in UTF-8) become U+FFFD."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return text.encode("utf-8", "surrogatepass").decode("utf-8", "replace")
+    return text
+
+
+def _clean(value: str | None) -> str | None:
+    """Titles and URLs are redacted too: a token in a share link or a title is still a token."""
+    return redact(storable(value))[0] if value else None
+
+
 def _is_disk_full(exc: BaseException) -> bool:
     text = str(exc).lower()
     return "no space left" in text or "disk full" in text or "enospc" in text
@@ -80,7 +94,8 @@ class Vault:
     # ----------------------------------------------------------------- opening
     @classmethod
     def open(cls, home: Path, *, background_embedding: bool = True) -> Vault:
-        home.mkdir(parents=True, exist_ok=True)
+        home.mkdir(mode=0o700, parents=True, exist_ok=True)
+        os.chmod(home, 0o700)
         path = home / VAULT_FILE
         try:
             db = duckdb.connect(str(path), config={"autoinstall_known_extensions": False,
@@ -91,6 +106,9 @@ class Vault:
             raise VaultCorrupt(f"cannot open {path}: {exc}") from None
         except duckdb.Error as exc:
             raise VaultCorrupt(f"cannot open {path}: {exc}") from None
+        for private in (path, path.with_suffix(".duckdb.wal")):
+            if private.exists():
+                os.chmod(private, 0o600)
         try:
             migrate(db)
             vault = cls(db, home)
@@ -126,17 +144,29 @@ class Vault:
             self._embedder = get_embedder()
         return self._embedder
 
+    _DOCS_SQL = """
+        SELECT * FROM (
+            SELECT ch.id, m.id AS message_id, m.conversation_id, c.provider, m.role,
+                   epoch(coalesce(m.created_at, m.captured_at)), ch.text, m.ordinal,
+                   CASE WHEN ch.ordinal = 0 THEN coalesce(
+                       lag(m.text) OVER (PARTITION BY m.conversation_id ORDER BY m.ordinal, m.id, ch.ordinal), '')
+                   ELSE '' END
+            FROM chunks ch JOIN messages m ON m.id = ch.message_id JOIN conversations c ON c.id = m.conversation_id
+        ) docs {where} ORDER BY 1
+    """
+
     def _load_indexes(self) -> None:
         """Feed the in-memory retriever from the tables (keyword at once; vectors of the current model)."""
-        rows = self.db.execute(
-            """
-            SELECT ch.id, m.id, m.conversation_id, c.provider, m.role,
-                   epoch(coalesce(m.created_at, m.captured_at)), ch.text, m.ordinal,
-                   coalesce(lag(m.text) OVER (PARTITION BY m.conversation_id ORDER BY m.ordinal, m.id), '')
-            FROM chunks ch JOIN messages m ON m.id = ch.message_id JOIN conversations c ON c.id = m.conversation_id
-            ORDER BY ch.id
-            """
-        ).fetchall()
+        rows = self.db.execute(self._DOCS_SQL.format(where="")).fetchall()
+        self.retriever.add_documents([_doc(row) for row in rows])
+
+    def _reindex(self, message_ids: list[int]) -> None:
+        """Index these messages again (their previous turn changed: it is indexed with them)."""
+        if not message_ids:
+            return
+        self.retriever.remove_messages(message_ids)
+        rows = self.db.execute(self._DOCS_SQL.format(where="WHERE message_id IN (SELECT unnest(?::BIGINT[]))"),
+                               [message_ids]).fetchall()
         self.retriever.add_documents([_doc(row) for row in rows])
 
     def _load_vectors(self) -> None:
@@ -252,15 +282,15 @@ class Vault:
             pass
 
     def _upsert_conversation(self, conversation: dict[str, Any], source: str, now: datetime) -> int:
-        provider = conversation["provider"]
-        external_id = conversation["id"]
+        provider = storable(conversation["provider"])
+        external_id = storable(conversation["id"])
         row = self.db.execute(
             "SELECT id, title, url, model FROM conversations WHERE provider = ? AND external_id = ?",
             [provider, external_id],
         ).fetchone()
-        title = conversation.get("title") or None
-        url = conversation.get("url") or None
-        model = conversation.get("model") or None
+        title = _clean(conversation.get("title"))
+        url = _clean(conversation.get("url"))
+        model = _clean(conversation.get("model"))
         created = parse_time(conversation.get("created_at"), "conversation.created_at")
         if row is None:
             conv_id = self.allocate("conversations")
@@ -298,14 +328,14 @@ class Vault:
         next_ordinal = max((e.ordinal for e in existing.values()), default=-1) + 1
         new_messages: list[list[Any]] = []
         new_chunks: list[list[Any]] = []
-        provider = conversation["provider"]
+        provider = storable(conversation["provider"])
         for index, message in enumerate(messages):
             role = message["role"]
-            text, _ = redact(message["text"])
+            text, _ = redact(storable(message["text"]))
             chash = content_hash(role, text)
             created = parse_time(message.get("created_at"), f"messages[{index}].created_at")
-            ext = message.get("id") or by_hash.get(chash) or derived_message_id(previous_id, role)
-            parent = message.get("parent_id") or previous_id
+            ext = storable(message.get("id") or "") or by_hash.get(chash) or derived_message_id(previous_id, role)
+            parent = storable(message.get("parent_id") or "") or previous_id
             old = existing.get(ext)
             if old is not None and old.content_hash == chash:
                 counts["unchanged"] += 1
@@ -496,7 +526,10 @@ class Vault:
         }
 
     def get_conversation(self, provider: str, external_id: str, offset: int = 0,
-                         limit: int = 200, history: bool = False) -> dict[str, Any]:
+                         limit: int = 200, history: bool = False,
+                         max_bytes: int | None = None) -> dict[str, Any]:
+        """One page of a conversation. With `max_bytes` (the protocol's replies), a page stops early at that
+        much message text, and a single larger message is cut and marked `truncated`."""
         with self.lock:
             conv_id = self._resolve_conversation(provider, external_id)
             conv = self.db.execute(
@@ -520,15 +553,26 @@ class Vault:
                     versions.setdefault(mid, []).append(
                         {"version": version, "text": text, "content_hash": chash, "replaced_at": iso(captured)})
         messages = []
+        budget = max_bytes
         for r in rows:
-            item = {"id": r[1], "parent_id": r[2], "ordinal": r[3], "role": r[4], "text": r[5],
+            text = r[5]
+            if budget is not None:
+                size = len(text.encode("utf-8"))
+                if messages and size > budget:
+                    break  # the rest comes with the next page
+                budget -= size
+                if size > max_bytes:
+                    text = text.encode("utf-8")[:max_bytes].decode("utf-8", "ignore")
+            item = {"id": r[1], "parent_id": r[2], "ordinal": r[3], "role": r[4], "text": text,
                     "content_hash": r[6], "created_at": iso(r[7]), "captured_at": iso(r[8]),
                     "updated_at": iso(r[9]), "version": r[10], "model": r[11], "on_thread": r[12],
                     "meta": json.loads(r[13]) if r[13] else None}
+            if text is not r[5]:
+                item["truncated"] = True  # one message larger than a reply: exports carry it whole
             if history:
                 item["history"] = versions.get(r[0], [])
             messages.append(item)
-        next_offset = offset + len(rows) if offset + len(rows) < total else None
+        next_offset = offset + len(messages) if offset + len(messages) < total else None
         return {
             "conversation": {"provider": conv[0], "id": conv[1], "title": conv[2], "url": conv[3],
                              "model": conv[4], "created_at": iso(conv[5]), "updated_at": iso(conv[6]),
@@ -576,6 +620,10 @@ class Vault:
                     raise NotFound(f"no message {message_id} in {provider}/{conversation_id}")
                 message_ids = [rows[0][0]]
                 conv_ids_to_drop: list[int] = []
+                # The next turn is indexed with this one's text as its context: it must be indexed anew.
+                successors = [r[0] for r in self.db.execute(
+                    "SELECT id FROM messages WHERE conversation_id = ? AND ordinal > (SELECT ordinal FROM messages"
+                    " WHERE id = ?) ORDER BY ordinal, id LIMIT 1", [conv_ids[0], message_ids[0]]).fetchall()]
             else:
                 message_ids = [r[0] for r in self.db.execute(
                     "SELECT id FROM messages WHERE conversation_id IN (SELECT unnest(?::BIGINT[]))",
@@ -602,6 +650,9 @@ class Vault:
             except BaseException:
                 self._rollback()
                 raise
+            if scope == "message":
+                self._reindex(successors)
+                self._dirty.setdefault(conv_ids[0], set())  # sessions and summaries without the forgotten turn
             for conv_id in conv_ids_to_drop:
                 self._dirty.pop(conv_id, None)
             self.forget_memory_vectors()
@@ -668,7 +719,7 @@ class Vault:
                 ).fetchall()
             if not rows:
                 break
-            vectors = np.asarray(embedder.embed([r[1] for r in rows]), dtype="<f4")
+            vectors = embed_whole(embedder, [r[1] for r in rows])
             with self.lock:
                 # A chunk forgotten or re-chunked while we embedded is skipped.
                 live = {r[0] for r in self.db.execute(
@@ -684,6 +735,28 @@ class Vault:
             total += len(rows)
             batches += 1
         return total
+
+
+def embed_whole(embedder: Any, texts: list[str]) -> np.ndarray:
+    """One vector per text, covering all of it: a chunk longer than the model's window (code, CJK, logs run
+    to many tokens per word) is split at natural breaks and its pieces' vectors averaged."""
+    from satchel.embed.split import split_for_embedding
+
+    limit = embedder.max_text_tokens
+    counts = embedder.count_tokens_batch(texts)
+    pieces: list[str] = []
+    owners: list[int] = []
+    for index, (text, count) in enumerate(zip(texts, counts, strict=True)):
+        parts = [text] if count <= limit else split_for_embedding(text, embedder.count_tokens, limit)
+        pieces.extend(parts)
+        owners.extend([index] * len(parts))
+    piece_vectors = np.asarray(embedder.embed(pieces), dtype=np.float32)
+    if len(pieces) == len(texts):
+        return piece_vectors.astype("<f4")
+    summed = np.zeros((len(texts), piece_vectors.shape[1]), dtype=np.float32)
+    np.add.at(summed, owners, piece_vectors)
+    norms = np.linalg.norm(summed, axis=1, keepdims=True)
+    return (summed / np.where(norms > 0, norms, 1.0)).astype("<f4")
 
 
 def _doc(row: tuple[Any, ...]) -> Doc:
