@@ -112,8 +112,8 @@ def main() -> None:
         if args.file:
             meta.write_text(f"{marker} {message_id}")
     size_mb = path.stat().st_size / 1e6
-    print(f"generated {args.conversations:,} conversations × {2 * args.turns} messages "
-          f"({size_mb:.0f} MB) in {time.perf_counter() - t0:.1f} s", flush=True)
+    print(f"export: {args.conversations:,} conversations × {2 * args.turns} messages "
+          f"({size_mb:.0f} MB), ready in {time.perf_counter() - t0:.1f} s", flush=True)
 
     rows = []
     for run in range(1, args.runs + 1):

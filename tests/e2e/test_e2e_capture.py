@@ -7,6 +7,7 @@ answer has finished streaming, and sends each turn once; the vault is then asked
 from __future__ import annotations
 
 import json
+import time
 
 import pytest
 
@@ -26,7 +27,9 @@ def test_conversation_on_site_is_captured_into_the_vault(ext, adapter):
     expected = expected_for(adapter)
     conv = expected["conversation"]
     page = ext.open_site(adapter)
+    loaded = time.monotonic()
     ext.wait_for_conversation(conv["provider"], conv["id"], len(expected["messages"]))
+    print(f"{ext.name} {adapter}: in the vault {(time.monotonic() - loaded) * 1000:.0f} ms after page load")
     stored = ext.vault("conversation.get", {"provider": conv["provider"], "id": conv["id"]})
     texts = [m["text"] for m in stored["messages"]]
     roles = [m["role"] for m in stored["messages"]]

@@ -32,16 +32,17 @@ log = logging.getLogger("satchel.vault")
 VAULT_FILE = "vault.duckdb"
 ROLES = ("user", "assistant", "system", "tool")
 EMBED_BATCH = 8
+_DB_CONFIG: dict[str, Any] = {"autoinstall_known_extensions": False, "autoload_known_extensions": False}
 
 
 def content_hash(role: str, text: str) -> str:
     return hashlib.sha256(f"{role}\n{text}".encode()).hexdigest()
 
 
-def derived_message_id(previous_id: str | None, role: str) -> str:
+def derived_message_id(conversation_id: str, previous_id: str | None, role: str) -> str:
     """Id for a message the site gave no id: its place in the thread, not its text,
     so a streamed answer that grows or an edited prompt keeps its identity."""
-    return "auto:" + hashlib.sha256(f"{previous_id or ''}|{role}".encode()).hexdigest()[:24]
+    return "auto:" + hashlib.sha256(f"{conversation_id}|{previous_id or ''}|{role}".encode()).hexdigest()[:24]
 
 
 @dataclass(slots=True)
@@ -98,14 +99,13 @@ class Vault:
         os.chmod(home, 0o700)
         path = home / VAULT_FILE
         try:
-            db = duckdb.connect(str(path), config={"autoinstall_known_extensions": False,
-                                                   "autoload_known_extensions": False})
+            db = duckdb.connect(str(path), config=_DB_CONFIG)
         except duckdb.IOException as exc:
             if "lock" in str(exc).lower():
                 raise VaultUnavailable(f"the vault is held by another process: {exc}") from None
-            raise VaultCorrupt(f"cannot open {path}: {exc}") from None
+            raise VaultCorrupt(f"cannot open {path}: {exc}. {_recovery_hint(home)}") from None
         except duckdb.Error as exc:
-            raise VaultCorrupt(f"cannot open {path}: {exc}") from None
+            raise VaultCorrupt(f"cannot open {path}: {exc}. {_recovery_hint(home)}") from None
         for private in (path, path.with_suffix(".duckdb.wal")):
             if private.exists():
                 os.chmod(private, 0o600)
@@ -114,7 +114,7 @@ class Vault:
             vault = cls(db, home)
         except duckdb.Error as exc:
             db.close()
-            raise VaultCorrupt(f"{path} is not a readable Satchel vault: {exc}") from None
+            raise VaultCorrupt(f"{path} is not a readable Satchel vault: {exc}. {_recovery_hint(home)}") from None
         if background_embedding:
             vault.start_embedding()
         return vault
@@ -334,7 +334,7 @@ class Vault:
             text, _ = redact(storable(message["text"]))
             chash = content_hash(role, text)
             created = parse_time(message.get("created_at"), f"messages[{index}].created_at")
-            ext = storable(message.get("id") or "") or by_hash.get(chash) or derived_message_id(previous_id, role)
+            ext = storable(message.get("id") or "") or by_hash.get(chash) or derived_message_id(conversation["id"], previous_id, role)
             parent = storable(message.get("parent_id") or "") or previous_id
             old = existing.get(ext)
             if old is not None and old.content_hash == chash:
@@ -629,35 +629,64 @@ class Vault:
                     "SELECT id FROM messages WHERE conversation_id IN (SELECT unnest(?::BIGINT[]))",
                     [conv_ids]).fetchall()]
                 conv_ids_to_drop = conv_ids
+            everything = scope == "all"
+
+            def delete_rows(db: duckdb.DuckDBPyConnection) -> None:
+                # Row ids are the same in the vault and in its backups (copies), so this runs on both.
+                ids = [message_ids]
+                db.execute("DELETE FROM embeddings WHERE chunk_id IN (SELECT id FROM chunks WHERE message_id IN"
+                           " (SELECT unnest(?::BIGINT[])))", ids)
+                db.execute("DELETE FROM chunks WHERE message_id IN (SELECT unnest(?::BIGINT[]))", ids)
+                db.execute("DELETE FROM message_versions WHERE message_id IN (SELECT unnest(?::BIGINT[]))", ids)
+                # A memory distilled only from forgotten turns is forgotten with them.
+                db.execute("DELETE FROM memory_sources WHERE message_id IN (SELECT unnest(?::BIGINT[]))", ids)
+                db.execute(
+                    "DELETE FROM memories WHERE origin <> 'user' AND id NOT IN (SELECT memory_id FROM memory_sources)")
+                db.execute("DELETE FROM messages WHERE id IN (SELECT unnest(?::BIGINT[]))", ids)
+                db.execute("DELETE FROM sessions WHERE conversation_id IN (SELECT unnest(?::BIGINT[]))",
+                           [conv_ids_to_drop])
+                db.execute("DELETE FROM conversations WHERE id IN (SELECT unnest(?::BIGINT[]))", [conv_ids_to_drop])
+                if everything:
+                    db.execute("DELETE FROM memories")
+                    db.execute("DELETE FROM memory_sources")
+
             self._begin()
             try:
-                self._drop_chunks(message_ids)
-                ids = [message_ids]
-                self.db.execute("DELETE FROM message_versions WHERE message_id IN (SELECT unnest(?::BIGINT[]))", ids)
-                # A memory distilled only from forgotten turns is forgotten with them.
-                self.db.execute("DELETE FROM memory_sources WHERE message_id IN (SELECT unnest(?::BIGINT[]))", ids)
-                self.db.execute(
-                    "DELETE FROM memories WHERE origin <> 'user' AND id NOT IN (SELECT memory_id FROM memory_sources)")
-                self.db.execute("DELETE FROM messages WHERE id IN (SELECT unnest(?::BIGINT[]))", ids)
-                self.db.execute("DELETE FROM sessions WHERE conversation_id IN (SELECT unnest(?::BIGINT[]))",
-                                [conv_ids_to_drop])
-                self.db.execute("DELETE FROM conversations WHERE id IN (SELECT unnest(?::BIGINT[]))",
-                                [conv_ids_to_drop])
-                if scope == "all":
-                    self.db.execute("DELETE FROM memories")
-                    self.db.execute("DELETE FROM memory_sources")
+                delete_rows(self.db)
                 self._commit()
             except BaseException:
                 self._rollback()
                 raise
+            self.retriever.remove_messages(message_ids)
             if scope == "message":
                 self._reindex(successors)
                 self._dirty.setdefault(conv_ids[0], set())  # sessions and summaries without the forgotten turn
             for conv_id in conv_ids_to_drop:
                 self._dirty.pop(conv_id, None)
             self.forget_memory_vectors()
-            self.db.execute("CHECKPOINT")
+            self._erase_traces(delete_rows, everything)
         return {"conversations": len(conv_ids_to_drop), "messages": len(message_ids)}
+
+    def _erase_traces(self, delete_rows: Any, everything: bool) -> None:
+        """DuckDB leaves deleted rows in free blocks: rewrite the file, and the backups, so forgotten text is
+        gone from the bytes on disk too."""
+        from satchel.vault import backup
+
+        try:
+            self.db = backup.compact(self.db, self.home, _DB_CONFIG)
+        except DiskFull:
+            log.error("no room to compact the vault after forget; forgotten rows stay in free blocks until then")
+        if everything:
+            backup.drop_all(self.home)
+        else:
+            backup.scrub(self.home, delete_rows)
+
+    def back_up(self) -> None:
+        """A daily restore point (called by the owner's background loop)."""
+        from satchel.vault import backup
+
+        with self.lock:
+            backup.rotate(self.db, self.home)
 
     # ----------------------------------------------------------------- stats
     def stats(self) -> dict[str, Any]:
@@ -696,10 +725,12 @@ class Vault:
             log.exception("cannot load the embedding model; keyword search only")
             return
         while not self._closed:
+            self.back_up()
             try:
-                done = self.embed_pending(max_batches=4)
+                # Memory first (cheap, and what context needs most), then vectors, newest first.
+                done = self.maintain(max_conversations=8) + self.embed_pending(max_batches=4)
             except Exception:
-                log.exception("embedding batch failed")
+                log.exception("background batch failed")
                 done = 0
             if not done:
                 self._embed_wakeup.wait(timeout=float(os.environ.get("SATCHEL_EMBED_IDLE", "30")))
@@ -757,6 +788,12 @@ def embed_whole(embedder: Any, texts: list[str]) -> np.ndarray:
     np.add.at(summed, owners, piece_vectors)
     norms = np.linalg.norm(summed, axis=1, keepdims=True)
     return (summed / np.where(norms > 0, norms, 1.0)).astype("<f4")
+
+
+def _recovery_hint(home: Path) -> str:
+    from satchel.vault.backup import recovery_hint
+
+    return recovery_hint(home)
 
 
 def _doc(row: tuple[Any, ...]) -> Doc:
