@@ -123,3 +123,11 @@ def test_vault_reopens_with_its_index(satchel_home):
     again = Vault.open(satchel_home, background_embedding=False)
     assert again.search("marmalade")[0]["title"] == "Garden"
     again.close()
+
+
+def test_the_same_text_in_two_conversations_is_one_result(vault):
+    for conv in ("first", "again"):
+        vault.capture({"provider": "chatgpt", "id": conv}, msgs(("user", "How do I reverse a list in Python?")))
+    vault.capture({"provider": "chatgpt", "id": "other"}, msgs(("user", "Reverse a linked list in C, please")))
+    texts = [h["text"] for h in vault.search("reverse a list python")]
+    assert texts.count("How do I reverse a list in Python?") == 1

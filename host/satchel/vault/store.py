@@ -448,9 +448,17 @@ class Vault:
             for hit in scored:
                 if hit.message_id not in best:
                     best[hit.message_id] = hit.score
-                if len(best) >= k:
+                if len(best) >= 2 * k:
                     break
-            return self._hits(best)
+            # The same text captured twice (a copied prompt, a re-run conversation) is one result, not two.
+            seen: set[tuple[str, str]] = set()
+            unique = []
+            for hit in self._hits(best):
+                key = (hit["role"], " ".join(hit["text"].split()).casefold())
+                if key not in seen:
+                    seen.add(key)
+                    unique.append(hit)
+            return unique[:k]
 
     def query_vector(self, query: str) -> np.ndarray | None:
         """Embed the query unless the model is still loading (keyword search answers meanwhile)."""
