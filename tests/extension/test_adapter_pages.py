@@ -11,6 +11,7 @@ import json
 import os
 import re
 import subprocess
+import threading
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -52,17 +53,20 @@ def _bundles_current() -> bool:
 
 class Browser:
     """One headless Chromium for the whole module, driven through Playwright's async API on a private event
-    loop (request routing is several times faster there than through the sync API)."""
+    loop (request routing is several times faster there than through the sync API). The loop runs in its own
+    thread, so it coexists with the sync API that the e2e tests keep running in the main thread."""
 
     def __init__(self):
         self.loop = asyncio.new_event_loop()
+        self._thread = threading.Thread(target=self.loop.run_forever, name="adapter-pages", daemon=True)
+        self._thread.start()
         self._pw = self.run(async_api.async_playwright().start())
         self._browser = self.run(
             self._pw.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox"], headless=True)
         )
 
     def run(self, coroutine):
-        return self.loop.run_until_complete(coroutine)
+        return asyncio.run_coroutine_threadsafe(coroutine, self.loop).result()
 
     def open(self, url: str, page_file: str):
         context, page, errors = self.run(self.open_async(url, page_file))
@@ -103,6 +107,8 @@ class Browser:
     def close(self):
         self.run(self._browser.close())
         self.run(self._pw.stop())
+        self.loop.call_soon_threadsafe(self.loop.stop)
+        self._thread.join(timeout=10)
         self.loop.close()
 
 

@@ -265,3 +265,19 @@ def test_memories_are_exported_with_links_to_their_source_turns(vault, tmp_path)
     }]
     run_export(vault, tmp_path / "other.json", "json", {"provider": "claude"})
     assert json.loads((tmp_path / "other.json").read_text(encoding="utf-8"))["memories"] == []
+
+
+def test_damaged_zip_files_fail_cleanly(vault, tmp_path):
+    path = tmp_path / "export.zip"
+    synth.write_chatgpt_zip(path, synth.iter_chatgpt(40, turns=3))
+    data = path.read_bytes()
+    (tmp_path / "truncated.zip").write_bytes(data[: len(data) // 2])
+    with pytest.raises(ImportFailed, match="damaged or truncated zip"):
+        run_import(vault, tmp_path / "truncated.zip")
+    corrupted = bytearray(data)
+    for offset in range(200, len(data) // 2, 997):  # scramble the compressed conversations, keep the directory
+        corrupted[offset] ^= 0xFF
+    (tmp_path / "corrupted.zip").write_bytes(bytes(corrupted))
+    with pytest.raises(ImportFailed, match="damaged"):
+        run_import(vault, tmp_path / "corrupted.zip")
+    assert vault.stats()["messages"] == 0

@@ -11,7 +11,7 @@ import ijson
 
 from satchel.errors import ImportFailed
 from satchel.portable import chatgpt, claude, gemini, openwebui
-from satchel.portable.source import Source, first_array_item, zip_members
+from satchel.portable.source import Source, first_array_item, json_error, zip_members
 
 KINDS = ("chatgpt", "claude", "gemini", "openwebui", "satchel")
 SATCHEL_FORMAT = "satchel-export"
@@ -28,6 +28,9 @@ def detect(path: Path | str) -> tuple[str, Source]:
         raise ImportFailed(f"{path}: the file is empty")
     if zipfile.is_zipfile(path):
         return _detect_zip(path)
+    with open(path, "rb") as fh:
+        if fh.read(4) == b"PK\x03\x04":
+            raise ImportFailed(f"{path}: a damaged or truncated zip file (was the download interrupted?)")
     return _detect_file(Source(path))
 
 
@@ -62,7 +65,7 @@ def _detect_file(source: Source) -> tuple[str, Source]:
     except ImportFailed:
         raise
     except (ijson.JSONError, UnicodeDecodeError, ValueError) as exc:
-        raise ImportFailed(f"{source.label}: not valid JSON ({exc})") from exc
+        raise ImportFailed(f"{source.label}: not valid JSON ({json_error(exc)})") from exc
     if shape == "array":
         if head is None:
             raise ImportFailed(f"{source.label}: an empty list; nothing to import")
@@ -104,7 +107,7 @@ def _object_kind(source: Source, head: bytes) -> str | None:
                     if depth_keys > 64:
                         return None
         except ijson.JSONError as exc:
-            raise ImportFailed(f"{source.label}: the JSON is damaged or truncated ({exc})") from exc
+            raise ImportFailed(f"{source.label}: the JSON is damaged or truncated ({json_error(exc)})") from exc
     return None
 
 

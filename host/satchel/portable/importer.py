@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import time
+import zipfile
+import zlib
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from types import ModuleType
@@ -78,6 +80,8 @@ def run_import(vault: Any, path: Path | str, progress: Progress | None = None) -
         raise ImportFailed(f"{source.label}: {exc.message}; nothing was imported") from exc
     except SatchelError:
         raise
+    except (zipfile.BadZipFile, zlib.error, EOFError) as exc:
+        raise ImportFailed(f"{source.label}: the zip file is damaged ({exc}); nothing was imported") from exc
     except (ValueError, KeyError, TypeError, UnicodeDecodeError, OSError) as exc:
         raise ImportFailed(f"{source.label}: {type(exc).__name__}: {exc}; nothing was imported") from exc
     if state["conversations"] == 0:

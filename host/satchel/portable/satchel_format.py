@@ -27,7 +27,7 @@ from satchel.portable.model import (
     content_hash,
     iso_utc,
 )
-from satchel.portable.source import Source
+from satchel.portable.source import Source, json_error
 
 KIND = "satchel"
 FORMAT = "satchel-export"
@@ -131,7 +131,7 @@ def _iter_json(source: Source) -> Iterator[tuple[str, dict[str, Any]]]:
                 elif prefix == "" and event == "start_array":
                     raise ImportFailed(f"{source.label}: a JSON list, not a Satchel export")
         except ijson.JSONError as exc:
-            raise ImportFailed(f"{source.label}: the JSON is damaged or truncated ({exc})") from exc
+            raise ImportFailed(f"{source.label}: the JSON is damaged or truncated ({json_error(exc)})") from exc
     if not checked:
         _check_header(header, source.label)
         yield "header", header

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import io
 import zipfile
+import zlib
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -22,22 +23,25 @@ from satchel.errors import ImportFailed
 class CountingReader(io.RawIOBase):
     """Wraps a binary stream and counts bytes read, for progress."""
 
-    def __init__(self, raw: IO[bytes]) -> None:
+    def __init__(self, raw: IO[bytes], label: str = "") -> None:
         self._raw = raw
+        self._label = label
         self.bytes_read = 0
 
     def readable(self) -> bool:
         return True
 
     def readinto(self, buffer: Any) -> int:
-        data = self._raw.read(len(buffer))
+        data = self.read(len(buffer))
         n = len(data)
         buffer[:n] = data
-        self.bytes_read += n
         return n
 
     def read(self, size: int = -1) -> bytes:
-        data = self._raw.read(size)
+        try:
+            data = self._raw.read(size)
+        except (zipfile.BadZipFile, zlib.error, EOFError) as exc:  # a zip member that does not inflate
+            raise ImportFailed(f"{self._label}: the zip file is damaged ({exc})") from exc
         self.bytes_read += len(data)
         return data
 
@@ -71,13 +75,13 @@ class Source:
     def open(self) -> Iterator[CountingReader]:
         if self.member is None:
             with open(self.path, "rb") as fh:
-                reader = CountingReader(fh)
+                reader = CountingReader(fh, self.label)
                 self.meter["reader"] = reader
                 yield reader
             return
         try:
             with zipfile.ZipFile(self.path) as zf, zf.open(self.member) as fh:
-                reader = CountingReader(fh)
+                reader = CountingReader(fh, self.label)
                 self.meter["reader"] = reader
                 yield reader
         except zipfile.BadZipFile as exc:
@@ -97,7 +101,7 @@ def iter_array(reader: IO[bytes], label: str, prefix: str = "item") -> Iterator[
     try:
         yield from ijson.items(reader, prefix, use_float=True)
     except ijson.JSONError as exc:
-        raise ImportFailed(f"{label}: the JSON is damaged or truncated ({exc})") from exc
+        raise ImportFailed(f"{label}: the JSON is damaged or truncated ({json_error(exc)})") from exc
 
 
 def first_array_item(source: Source) -> tuple[str, Any]:
@@ -142,3 +146,9 @@ def _chain(head: bytes, rest: IO[bytes]) -> IO[bytes]:
 
 
 ProgressFn = Callable[[dict[str, Any]], None]
+
+
+def json_error(exc: BaseException) -> str:
+    """The first line of a parser's message (yajl appends a multi-line picture of the position)."""
+    text = str(exc).strip().splitlines()
+    return text[0].strip() if text else type(exc).__name__

@@ -38,6 +38,16 @@ from satchel.retrieve.vectors import VectorMatrix
 _POS_BITS = 24  # neighbour keys: conversation_id << 24 | position
 
 
+def _member(values: np.ndarray, wanted: set[int]) -> np.ndarray:
+    """``np.isin`` for a handful of ids without its sort: one comparison pass per id."""
+    if len(wanted) > 16:
+        return np.isin(values, np.fromiter(wanted, np.int64))
+    out = np.zeros(values.size, bool)
+    for value in wanted:
+        out |= values == value
+    return out
+
+
 @dataclass(slots=True)
 class Doc:
     chunk_id: int
@@ -284,12 +294,13 @@ class Retriever:
             return mask
         mask = mask.copy()
         if filters.providers is not None:
-            codes = [self._providers[p] for p in filters.providers if p in self._providers]
-            mask &= np.isin(self._provider[:n], np.array(codes, np.int16))
+            allowed = np.zeros(len(self._providers) + 1, bool)
+            allowed[[self._providers[p] for p in filters.providers if p in self._providers]] = True
+            mask &= allowed[self._provider[:n]]
         if filters.conversation_ids is not None:
-            mask &= np.isin(self._conv[:n], np.fromiter(filters.conversation_ids, np.int64))
+            mask &= _member(self._conv[:n], filters.conversation_ids)
         if filters.exclude_conversation_ids:
-            mask &= ~np.isin(self._conv[:n], np.fromiter(filters.exclude_conversation_ids, np.int64))
+            mask &= ~_member(self._conv[:n], filters.exclude_conversation_ids)
         if filters.since is not None:
             mask &= self._created[:n] >= filters.since
         if filters.until is not None:
@@ -305,8 +316,8 @@ class Retriever:
         each known term's (rows, idf)."""
         cfg = self.config
         n = self._n
-        scores = np.zeros(n, np.float64)
-        matched = np.zeros(n, np.float64)
+        scores = np.zeros(n, np.float32)
+        matched = np.zeros(n, np.float32)
         avgdl = self._length_sum / max(self._live, 1) or 1.0
         unknown_idf = float(self._idf(0.0))
         idf_mass = 0.0
@@ -358,8 +369,8 @@ class Retriever:
         kw_rows = np.zeros(0, np.int64)
         if terms:
             bm25, matched, idf_mass, per_term = self._bm25(terms)
-            bm25[~mask] = 0.0
             kw_rows = np.flatnonzero(bm25 > 0)
+            kw_rows = kw_rows[mask[kw_rows]]  # rows filtered out are never read again
             if kw_rows.size > cfg.candidates:
                 part = np.argpartition(-bm25[kw_rows], cfg.candidates)[: cfg.candidates]
                 kw_rows = kw_rows[part]
@@ -372,11 +383,13 @@ class Retriever:
             q = np.asarray(query_vector, np.float32).reshape(self.dim)
             cos = self.vectors.cosines(q, n)
             usable = mask & self.vectors.present[:n]
-            masked_cos = np.where(usable, cos, -2.0)
-            c = min(cfg.candidates, int(usable.sum()))
-            if c > 0:
-                vec_rows = np.argpartition(-masked_cos, c - 1)[:c] if c < n else np.flatnonzero(usable)
-                vec_rows = vec_rows[usable[vec_rows]]
+            n_usable = int(np.count_nonzero(usable))
+            c = min(cfg.candidates, n_usable)
+            if c >= n_usable:
+                vec_rows = np.flatnonzero(usable)
+            elif c > 0:
+                ranked = cos if n_usable == n else np.where(usable, cos, np.float32(-2.0))
+                vec_rows = np.argpartition(ranked, n - c)[n - c:]
 
         cand = np.union1d(kw_rows, vec_rows).astype(np.int64)
         if cand.size == 0:
