@@ -358,7 +358,7 @@ def wait_until(
     raise AssertionError(f"timed out after {timeout:.0f} s waiting for {what}" + (f" ({last_exc})" if last_exc else ""))
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def playwright_instance() -> Iterator[Any]:
     with sync_api.sync_playwright() as pw:
         yield pw
@@ -390,7 +390,7 @@ def _make_harness(request, tmp_path_factory, extension_ids, playwright_instance)
 
 # One browser per engine for the whole session (pytest groups the tests by engine): launching Firefox
 # and starting a vault owner cost seconds each, and the tests do not need an empty vault.
-@pytest.fixture(scope="session", params=BROWSERS)
+@pytest.fixture(scope="package", params=BROWSERS)
 def ext(request, tmp_path_factory, extension_ids, playwright_instance) -> Iterator[Harness]:
     yield from _make_harness(request, tmp_path_factory, extension_ids, playwright_instance)
 

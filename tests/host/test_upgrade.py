@@ -184,7 +184,8 @@ def relay(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Any:
     thread.join(10)
     from satchel.daemon.client import VaultClient
 
-    with contextlib.suppress(SatchelError), VaultClient(tmp_path, autostart=False, timeout=5) as client:
+    # hello started an owner in the background (warm-up); start-or-reach it, then stop it.
+    with contextlib.suppress(SatchelError), VaultClient(tmp_path, timeout=30) as client:
         client.call("shutdown")
 
 

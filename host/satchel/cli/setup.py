@@ -63,5 +63,39 @@ def doctor(browsers: tuple[str, ...], chromium_user_data_dir: Path | None, as_js
 
 
 def register(group: click.Group) -> None:
-    for command in (install, uninstall, doctor):
+    for command in (install, uninstall, doctor, recover):
         group.add_command(command)
+
+
+@click.command()
+def recover() -> None:
+    """Replace a damaged vault by its newest good backup (the damaged file is kept aside)."""
+    import fcntl
+    import time
+
+    from satchel.daemon.client import VaultClient
+    from satchel.errors import SatchelError
+    from satchel.vault import backup
+
+    home = satchel_home()
+    try:
+        with VaultClient(home, autostart=False, timeout=5) as client:
+            client.call("shutdown")
+    except SatchelError:
+        pass  # no owner running
+    home.mkdir(parents=True, exist_ok=True)
+    with open(home / "vault.lock", "a+") as lock:
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except BlockingIOError:
+                if time.monotonic() > deadline:
+                    raise click.ClickException("the vault owner did not stop; try again in a minute") from None
+                time.sleep(0.1)
+        try:
+            used = backup.recover(home)
+        except SatchelError as exc:
+            raise click.ClickException(f"{exc.message} [{exc.code}]") from None
+    click.echo(f"restored the vault from {used.name}; the damaged file is kept in {home / backup.DAMAGED_DIR}")

@@ -12,7 +12,7 @@ from typing import Any
 
 from satchel import __version__
 from satchel.errors import BadRequest, Forbidden, InvalidParams, SatchelError, UnknownAction
-from satchel.native.framing import MAX_OUTGOING
+from satchel.native.framing import MAX_OUTGOING, without_lone_surrogates
 from satchel.native.protocol import MIN_CLIENT_PROTOCOL, PROTOCOL_VERSION, error_reply, ok_reply, request_id_of
 from satchel.vault.store import ROLES, Vault
 
@@ -275,6 +275,7 @@ def handle(vault: Vault, request: object, *, client: str = "cli") -> dict[str, A
     """One request object in, one reply envelope out. Never raises."""
     request_id = request_id_of(request)
     try:
+        request = without_lone_surrogates(request)
         if not isinstance(request, dict):
             raise BadRequest("a request must be a JSON object")
         if not isinstance(request.get("id"), str) or not request["id"]:

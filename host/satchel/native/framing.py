@@ -8,6 +8,7 @@ and the same framing is reused on the vault's local socket.
 from __future__ import annotations
 
 import json
+import re
 import struct
 from typing import Any, BinaryIO
 
@@ -70,11 +71,27 @@ def decode_payload(payload: bytes) -> Any:
     except UnicodeDecodeError as exc:
         raise FrameError(f"message is not valid UTF-8 (byte {exc.start})") from None
     try:
-        return json.loads(text)
+        obj = json.loads(text)
     except json.JSONDecodeError as exc:
         raise FrameError(f"message is not JSON: {exc.msg} at {exc.pos}") from None
     except (ValueError, RecursionError) as exc:  # a 5,000-digit number, nesting deeper than the stack
         raise FrameError(f"message is not usable JSON: {str(exc)[:100]}") from None
+    return obj
+
+
+_LONE_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def without_lone_surrogates(value: Any) -> Any:
+    """JavaScript strings may hold half an emoji, which JSON carries (as \\ud83d) but UTF-8 and DuckDB cannot:
+    each becomes U+FFFD. A valid pair was already decoded to one character and is left alone."""
+    if isinstance(value, str):
+        return _LONE_SURROGATE.sub("\ufffd", value) if _LONE_SURROGATE.search(value) else value
+    if isinstance(value, list):
+        return [without_lone_surrogates(v) for v in value]
+    if isinstance(value, dict):
+        return {without_lone_surrogates(k): without_lone_surrogates(v) for k, v in value.items()}
+    return value
 
 
 def encode_frame(obj: Any) -> bytes:

@@ -387,9 +387,12 @@ class Retriever:
             c = min(cfg.candidates, n_usable)
             if c >= n_usable:
                 vec_rows = np.flatnonzero(usable)
+            elif n_usable == n:
+                vec_rows = np.argpartition(cos, n - c)[n - c:]
             elif c > 0:
-                ranked = cos if n_usable == n else np.where(usable, cos, np.float32(-2.0))
-                vec_rows = np.argpartition(ranked, n - c)[n - c:]
+                # Only the usable rows: padding the others with a sentinel makes introselect crawl over ties.
+                idx = np.flatnonzero(usable)
+                vec_rows = idx[np.argpartition(cos[idx], idx.size - c)[idx.size - c:]]
 
         cand = np.union1d(kw_rows, vec_rows).astype(np.int64)
         if cand.size == 0:

@@ -10,6 +10,8 @@ from datetime import UTC, datetime
 
 import duckdb
 
+from satchel.errors import VaultUnavailable
+
 Migration = Callable[[duckdb.DuckDBPyConnection], None]
 MIGRATIONS: list[tuple[str, Migration]] = []
 
@@ -141,6 +143,11 @@ def applied(db: duckdb.DuckDBPyConnection) -> list[str]:
 def migrate(db: duckdb.DuckDBPyConnection) -> list[str]:
     """Apply every pending migration, each in its own transaction. Returns the names applied."""
     done = set(applied(db))
+    unknown = done - {name for name, _ in MIGRATIONS}
+    if unknown:
+        # Writing into a schema this code does not know could corrupt what the newer release stored.
+        raise VaultUnavailable(f"this vault was written by a newer Satchel ({max(unknown)}); "
+                               "upgrade: pip install -U satchel")
     ran: list[str] = []
     for name, fn in MIGRATIONS:
         if name in done:

@@ -7,6 +7,7 @@ background thread outside the lock, so a capture is acknowledged as soon as its 
 from __future__ import annotations
 
 import hashlib
+import heapq
 import json
 import logging
 import os
@@ -142,6 +143,8 @@ class Vault:
         self._pending: _Pending | None = None
         # conversation id -> ids of messages added or changed since its last maintenance
         self._dirty: dict[int, set[int]] = {}
+        # chunk ids without a vector of the current model; None until the model's vectors are loaded
+        self._unembedded: set[int] | None = None
         self._memory_vectors: dict[int, np.ndarray] = {}
         self._load_indexes()
 
@@ -168,6 +171,9 @@ class Vault:
         except duckdb.Error as exc:
             db.close()
             raise VaultCorrupt(f"{path} is not a readable Satchel vault: {exc}. {_recovery_hint(home)}") from None
+        except BaseException:
+            db.close()
+            raise
         if background_embedding:
             vault.start_embedding()
         return vault
@@ -229,6 +235,17 @@ class Vault:
             ids = [r[0] for r in rows]
             matrix = np.frombuffer(b"".join(r[1] for r in rows), dtype="<f4").reshape(len(rows), -1)
             self.retriever.add_vectors(ids, matrix)
+        self._unembedded = None
+        self._pending_chunks()
+
+    def _pending_chunks(self) -> set[int]:
+        """Chunk ids still to embed: read once from the tables, then kept up to date in memory (a scan per
+        batch would hold the lock for ~100 ms at 20k chunks and stall captures)."""
+        if self._unembedded is None:
+            self._unembedded = {r[0] for r in self.db.execute(
+                "SELECT ch.id FROM chunks ch LEFT JOIN embeddings e ON e.chunk_id = ch.id AND e.model = ?"
+                " WHERE e.chunk_id IS NULL", [self.embedder.model_id]).fetchall()}
+        return self._unembedded
 
     # ----------------------------------------------------------------- capture
     def capture(self, conversation: dict[str, Any], messages: list[dict[str, Any]], *,
@@ -301,6 +318,8 @@ class Vault:
     def _mark_dirty(self, docs: list[Doc]) -> None:
         for doc in docs:
             self._dirty.setdefault(doc.conversation_id, set()).add(doc.message_id)
+        if self._unembedded is not None:
+            self._unembedded.update(doc.chunk_id for doc in docs)
 
     def maintain(self, max_conversations: int | None = None) -> int:
         """Sessions, summaries and distilled memories for conversations changed since last time."""
@@ -838,14 +857,22 @@ class Vault:
         batches = 0
         while max_batches is None or batches < max_batches:
             with self.lock:
+                pending = self._pending_chunks()
+                wanted = heapq.nlargest(EMBED_BATCH, pending)  # newest first
                 rows = self.db.execute(
-                    "SELECT ch.id, ch.text FROM chunks ch LEFT JOIN embeddings e"
-                    " ON e.chunk_id = ch.id AND e.model = ? WHERE e.chunk_id IS NULL ORDER BY ch.id DESC LIMIT ?",
-                    [embedder.model_id, EMBED_BATCH],
-                ).fetchall()
+                    "SELECT id, text FROM chunks WHERE id IN (SELECT unnest(?::BIGINT[])) ORDER BY id DESC",
+                    [wanted]).fetchall() if wanted else []
+                pending.difference_update(wanted)  # forgotten or re-chunked ones simply drop out
             if not rows:
+                if wanted:
+                    continue
                 break
-            vectors = embed_whole(embedder, [r[1] for r in rows])
+            try:
+                vectors = embed_whole(embedder, [r[1] for r in rows])
+            except BaseException:
+                with self.lock:
+                    self._pending_chunks().update(r[0] for r in rows)  # retried by the next batch
+                raise
             with self.lock:
                 # A chunk forgotten or re-chunked while we embedded is skipped.
                 live = {r[0] for r in self.db.execute(
