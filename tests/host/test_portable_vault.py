@@ -281,3 +281,26 @@ def test_damaged_zip_files_fail_cleanly(vault, tmp_path):
     with pytest.raises(ImportFailed, match="damaged"):
         run_import(vault, tmp_path / "corrupted.zip")
     assert vault.stats()["messages"] == 0
+
+
+def test_memories_travel_with_a_satchel_export(tmp_path):
+    from satchel.portable.export import run_export
+    from satchel.portable.importer import run_import
+    from satchel.vault.memories import add_memory, list_memories
+    from satchel.vault.store import Vault
+
+    source = Vault.open(tmp_path / "a", background_embedding=False)
+    source.capture({"provider": "chatgpt", "id": "c"}, [{"role": "user", "text": "I live in Paris.",
+                                                          "created_at": "2024-01-01T00:00:00Z"}])
+    source.maintain()
+    add_memory(source, "I live in Lyon.")
+    run_export(source, tmp_path / "out.json", "json")
+    before = {(m["text"], m["status"]) for m in list_memories(source, status="all")["memories"]}
+    source.close()
+    target = Vault.open(tmp_path / "b", background_embedding=False)
+    assert run_import(target, tmp_path / "out.json")["memories"] == len(before)
+    after = list_memories(target, status="all")["memories"]
+    assert {(m["text"], m["status"]) for m in after} == before
+    assert any(m["sources"] and m["sources"][0]["conversation_id"] == "c" for m in after)
+    assert run_import(target, tmp_path / "out.json")["memories"] == 0  # idempotent
+    target.close()

@@ -86,6 +86,15 @@ def run_import(vault: Any, path: Path | str, progress: Progress | None = None) -
         raise ImportFailed(f"{source.label}: {type(exc).__name__}: {exc}; nothing was imported") from exc
     if state["conversations"] == 0:
         raise ImportFailed(f"{source.label}: no conversations found in this {kind} export; nothing was imported")
+    memories = 0
+    if kind == "satchel":  # the open format carries distilled memories too, linked to their turns
+        from satchel.vault.memories import import_memories
+
+        try:
+            memories = import_memories(vault, [obj for what, obj in satchel_format.iter_records(source)
+                                               if what == "memory"])
+        except (ValueError, KeyError, TypeError) as exc:
+            raise ImportFailed(f"{source.label}: a memory record is malformed: {exc}") from exc
     state["phase"] = "done"
     state["bytes_read"] = bytes_total
     if progress is not None:
@@ -98,6 +107,7 @@ def run_import(vault: Any, path: Path | str, progress: Progress | None = None) -
         "added": totals.get("added", 0),
         "updated": totals.get("updated", 0),
         "unchanged": totals.get("unchanged", 0),
+        "memories": memories,
         "seconds": round(time.monotonic() - started, 3),
     }
 

@@ -276,3 +276,47 @@ def delete_memory(vault: Vault, memory_id: int) -> dict[str, Any]:
                          [utcnow(), memory_id])
         vault.forget_memory_vectors()
     return {"deleted": memory_id}
+
+
+def import_memories(vault: Vault, records: list[dict[str, Any]]) -> int:
+    """Memories from a Satchel export, as they were (status, times, pins, links to their turns), in one
+    transaction. A memory already in the vault (same text and status) is skipped, so importing twice adds
+    nothing. Returns how many were added."""
+    from satchel.timeutil import parse_time
+
+    if not records:
+        return 0
+    with vault.lock:
+        existing = {(t, s) for t, s in vault.db.execute("SELECT text, status FROM memories").fetchall()}
+        fresh = [r for r in records if (r["text"], r["status"]) not in existing]
+        if not fresh:
+            return 0
+        first = vault.allocate("memories", len(fresh))
+        new_ids = {r["id"]: first + i for i, r in enumerate(fresh)}
+        now = utcnow()
+        vault.db.execute("BEGIN TRANSACTION")
+        try:
+            for record in fresh:
+                recognised = extract_from_text(record["text"])
+                key = recognised[0][1] if recognised else None
+                vault.db.execute(
+                    "INSERT INTO memories (id, kind, text, key, status, pinned, valid_from, valid_to, superseded_by,"
+                    " created_at, updated_at, origin) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                    [new_ids[record["id"]], record["kind"], record["text"], key, record["status"],
+                     bool(record.get("pinned", False)), parse_time(record.get("valid_from"), "valid_from"),
+                     parse_time(record.get("valid_to"), "valid_to"), new_ids.get(record.get("superseded_by")),
+                     parse_time(record.get("created_at"), "created_at") or now,
+                     parse_time(record.get("updated_at"), "updated_at") or now, record.get("origin", "extracted")])
+                for source in record.get("sources", []):
+                    row = vault.db.execute(
+                        "SELECT m.id FROM messages m JOIN conversations c ON c.id = m.conversation_id"
+                        " WHERE c.provider = ? AND c.external_id = ? AND m.external_id = ?",
+                        [source["provider"], source["conversation_id"], source["message_id"]]).fetchone()
+                    if row is not None:
+                        vault.db.execute("INSERT INTO memory_sources VALUES (?, ?)", [new_ids[record["id"]], row[0]])
+            vault.db.execute("COMMIT")
+        except BaseException:
+            vault.db.execute("ROLLBACK")
+            raise
+        vault.forget_memory_vectors()
+    return len(fresh)
