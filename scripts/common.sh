@@ -20,14 +20,15 @@ install_system_packages() {
 }
 
 install_python() {
-  local extras="$1"
+  local extras="${1:-}" target="$ROOT"
+  [ -n "$extras" ] && target="$ROOT[$extras]"
   if [ ! -x "$PY" ]; then
     echo "==> python venv at $VENV"
     python3 -m venv "$VENV" 2>/dev/null || { install_system_packages python3-venv; python3 -m venv "$VENV"; }
   fi
-  echo "==> pip install -e .[$extras]"
+  echo "==> pip install -e $target"
   "$PY" -m pip install -q --upgrade pip >/dev/null
-  "$PY" -m pip install -q -e "$ROOT[$extras]"
+  "$PY" -m pip install -q -e "$target"
 }
 
 install_node_tools() {
