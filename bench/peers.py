@@ -72,7 +72,7 @@ class ChromaPeer:
     def close(self) -> None:
         try:
             self.client.clear_system_cache()
-        except Exception:  # noqa: BLE001, S110 - best effort
+        except Exception:
             pass
         shutil.rmtree(self.root, ignore_errors=True)
 
@@ -107,9 +107,9 @@ class SqlitePeer:
         for s in range(0, len(ids), step):
             with conn:
                 conn.executemany("INSERT INTO vec(rowid, embedding) VALUES (?, ?)",
-                                 [(int(i), v.tobytes()) for i, v in zip(ids[s : s + step], vectors[s : s + step])])
+                                 [(int(i), v.tobytes()) for i, v in zip(ids[s : s + step], vectors[s : s + step], strict=True)])
                 conn.executemany("INSERT INTO fts(rowid, text) VALUES (?, ?)",
-                                 list(zip((int(i) for i in ids[s : s + step]), texts[s : s + step])))
+                                 list(zip((int(i) for i in ids[s : s + step]), texts[s : s + step], strict=True)))
         conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
         self.conn = conn
 

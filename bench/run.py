@@ -43,8 +43,8 @@ from typing import Any
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-import datagen  # noqa: E402
-import peers  # noqa: E402
+import datagen
+import peers
 
 DIM = 384
 
@@ -481,7 +481,6 @@ def wait_backlog(host: Host, timeout: float) -> None:
 def embedding_throughput(texts: list[str], rounds: int = 2) -> dict[str, Any]:
     """Satchel's OnnxEmbedder vs raw onnxruntime on the same token batches (same model file, same threads)."""
     import onnxruntime as ort
-
     from satchel.embed.onnx import OnnxEmbedder, pool
 
     emb = OnnxEmbedder()
@@ -574,7 +573,7 @@ def render(results: dict[str, Any]) -> str:
             row("capture throughput, 20-message conversations via host", L,
                 f"{h['capture_msgs_per_s']:,.0f} msg/s; ack p50 {ms(h['capture_ack_p50'])}, "
                 f"p95 {ms(h['capture_ack_p95'])}", target="ack ≤ 20 ms p50")
-        row("bulk import via Vault.import_batch, in-process: stock / with multi-row INSERT; build time", L,
+        row("bulk import via Vault.import_batch, in-process: first 5k messages (stock connection) / the rest (MultiRowInsert); build time", L,
             f"{rate(b['stock_msgs_per_s'])} / {rate(b['fast_msgs_per_s'])} msg/s; {b['import_s']:.0f} s",
             f"{ch['build_s']:.0f} s{ratio(ch['build_s'], b['import_s'])}" if ch else "—",
             f"{sq['build_s']:.0f} s{ratio(sq['build_s'], b['import_s'])}" if sq else "—")

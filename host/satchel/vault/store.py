@@ -33,6 +33,7 @@ log = logging.getLogger("satchel.vault")
 VAULT_FILE = "vault.duckdb"
 ROLES = ("user", "assistant", "system", "tool")
 EMBED_BATCH = 8
+LOAD_BATCH = 20_000  # rows per step when the owner loads its indexes at start
 _DB_CONFIG: dict[str, Any] = {"autoinstall_known_extensions": False, "autoload_known_extensions": False}
 
 
@@ -215,9 +216,10 @@ class Vault:
     """
 
     def _load_indexes(self) -> None:
-        """Feed the in-memory retriever from the tables (keyword at once; vectors of the current model)."""
-        rows = self.db.execute(self._DOCS_SQL.format(where="")).fetchall()
-        self.retriever.add_documents([_doc(row) for row in rows])
+        """Feed the in-memory retriever from the tables, in batches (the peak stays near one batch of rows)."""
+        cursor = self.db.execute(self._DOCS_SQL.format(where=""))
+        while rows := cursor.fetchmany(LOAD_BATCH):
+            self.retriever.add_documents([_doc(row) for row in rows])
 
     def _reindex(self, message_ids: list[int]) -> None:
         """Index these messages again (their previous turn changed: it is indexed with them)."""
@@ -229,12 +231,10 @@ class Vault:
         self.retriever.add_documents([_doc(row) for row in rows])
 
     def _load_vectors(self) -> None:
-        model = self.embedder.model_id
-        rows = self.db.execute("SELECT chunk_id, vector FROM embeddings WHERE model = ?", [model]).fetchall()
-        if rows:
-            ids = [r[0] for r in rows]
+        cursor = self.db.execute("SELECT chunk_id, vector FROM embeddings WHERE model = ?", [self.embedder.model_id])
+        while rows := cursor.fetchmany(LOAD_BATCH):
             matrix = np.frombuffer(b"".join(r[1] for r in rows), dtype="<f4").reshape(len(rows), -1)
-            self.retriever.add_vectors(ids, matrix)
+            self.retriever.add_vectors([r[0] for r in rows], matrix)
         self._unembedded = None
         self._pending_chunks()
 
