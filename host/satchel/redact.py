@@ -90,7 +90,7 @@ _NOT_SECRET_WORDS = frozenset(
 none null nil true false undefined required optional str string int bool boolean number any object bytes
 text char varchar secretstr password passwd pwd passphrase secret token key value empty blank hidden masked
 redacted changeme example placeholder
-""".split()  # noqa: SIM905
+""".split()
 )
 
 
