@@ -131,3 +131,10 @@ def test_the_same_text_in_two_conversations_is_one_result(vault):
     vault.capture({"provider": "chatgpt", "id": "other"}, msgs(("user", "Reverse a linked list in C, please")))
     texts = [h["text"] for h in vault.search("reverse a list python")]
     assert texts.count("How do I reverse a list in Python?") == 1
+
+
+def test_a_typed_search_finds_a_literal_word_that_injected_context_would_not(vault):
+    vault.capture(CONV, msgs(("user", "my bike needs a new derailleur hanger"),
+                             ("user", "unrelated filler text about cooking rice")))
+    vault.embed_pending()
+    assert [h["text"] for h in vault.search("derailleur", strict=False)] == ["my bike needs a new derailleur hanger"]

@@ -127,6 +127,7 @@ def search(vault: Vault, params: dict[str, Any]) -> dict[str, Any]:
         query, _int(params, "k", 10, 1, MAX_K),
         provider=_str(params, "provider", max_len=200), conversation=_conv_ref(params, "conversation"),
         since=_str(params, "since", max_len=64), until=_str(params, "until", max_len=64),
+        strict=False,  # the person typed this query: literal matches count even where the meaning is far off
     )
     return {"hits": [_snippet({k: v for k, v in h.items() if not k.startswith("_")}) for h in hits]}
 

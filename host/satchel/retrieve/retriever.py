@@ -347,8 +347,11 @@ class Retriever:
         return scores, matched, idf_mass, per_term
 
     def search(self, query: str, query_vector: np.ndarray | None, k: int, filters: Filters | None = None,
-               now: float | None = None) -> list[ScoredChunk]:
-        """The best ``k`` chunks for ``query``, best first; only those above the relevance floor."""
+               now: float | None = None, strict: bool = True) -> list[ScoredChunk]:
+        """The best ``k`` chunks for ``query``, best first; only those above the relevance floor.
+
+        ``strict=False`` is for a search the person typed: a literal match of the query's rare words is enough,
+        where injected context (strict) also wants the meaning to agree."""
         cfg = self.config
         n = self._n
         if n == 0 or k <= 0 or self._live == 0:
@@ -450,7 +453,8 @@ class Retriever:
             keyword_strong = (m >= cfg.floor_idf_share * idf_mass) & (m > 0)
             # Words alone are weak evidence when the meaning is far off ("transformer" the film vs the model):
             # where a vector exists it must agree a little.
-            strong |= keyword_strong & (~judged_by_vector | (cos_c >= cfg.floor_cosine_with_keyword))
+            agrees = ~judged_by_vector | (cos_c >= cfg.floor_cosine_with_keyword) if strict else True
+            strong |= keyword_strong & agrees
             weak |= m > 0
         strong |= judged_by_vector & (cos_c >= cfg.floor_cosine)
         weak |= judged_by_vector & (cos_c >= cfg.hit_cosine)
@@ -462,7 +466,7 @@ class Retriever:
         passes &= fused >= cfg.hit_relative * float(fused[passes].max())
 
         # ---- neighbour expansion
-        if cfg.neighbour_weight > 0 and passes.any():
+        if strict and cfg.neighbour_weight > 0 and passes.any():  # a typed search lists matches only
             cand, fused, passes, kw_raw, cos_c = self._expand(cand, fused, passes, kw_raw, cos_c, mask, bm25, cos)
 
         keep = np.flatnonzero(passes)

@@ -527,7 +527,7 @@ class Vault:
     def search(self, query: str, k: int = 10, *, provider: str | None = None,
                conversation: dict[str, str] | None = None, since: str | None = None,
                until: str | None = None, exclude: dict[str, str] | None = None,
-               query_vector: np.ndarray | None = None) -> list[dict[str, Any]]:
+               query_vector: np.ndarray | None = None, strict: bool = True) -> list[dict[str, Any]]:
         if query_vector is None:
             query_vector = self.query_vector(query)
         with self.lock:
@@ -549,7 +549,7 @@ class Vault:
                 ).fetchone()
                 if row:
                     filters.exclude_conversation_ids = {int(row[0])}
-            scored = self.retriever.search(query, query_vector, max(k * 3, 20), filters)
+            scored = self.retriever.search(query, query_vector, max(k * 3, 20), filters, strict=strict)
             best: dict[int, float] = {}
             for hit in scored:
                 if hit.message_id not in best:
