@@ -137,4 +137,4 @@ def test_a_typed_search_finds_a_literal_word_that_injected_context_would_not(vau
     vault.capture(CONV, msgs(("user", "my bike needs a new derailleur hanger"),
                              ("user", "unrelated filler text about cooking rice")))
     vault.embed_pending()
-    assert [h["text"] for h in vault.search("derailleur", strict=False)] == ["my bike needs a new derailleur hanger"]
+    assert vault.search("derailleur", strict=False)[0]["text"] == "my bike needs a new derailleur hanger"
