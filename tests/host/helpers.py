@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib.util
 import itertools
 import json
 import os
@@ -10,6 +11,18 @@ import subprocess
 import sys
 from pathlib import Path
 from typing import Any
+
+BENCH_LOAD = Path(__file__).resolve().parents[2] / "bench" / "load.py"
+
+
+def bench_load() -> Any:
+    """bench/load.py as a module: its driver and vault readers serve the load and fault tests too."""
+    spec = importlib.util.spec_from_file_location("satchel_bench_load", BENCH_LOAD)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module  # dataclasses look their module up there
+    spec.loader.exec_module(module)
+    return module
 
 
 class HostProcess:

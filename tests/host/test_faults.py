@@ -25,6 +25,10 @@ from satchel.daemon.client import VaultClient, try_connect
 from satchel.errors import SatchelError
 from satchel.native.framing import HEADER, encode_frame
 
+from .helpers import bench_load
+
+STORED_MESSAGE_IDS = bench_load().stored_message_ids
+
 pytestmark = pytest.mark.timeout(180)
 
 
@@ -89,21 +93,7 @@ def home(tmp_path: Path) -> Iterator[Path]:
 
 def message_ids(home: Path) -> list[str]:
     """Every message external id in the vault, duplicates included."""
-    ids: list[str] = []
-    with VaultClient(home) as client:
-        offset = 0
-        while True:
-            page = client.call("conversations.list", {"limit": 500, "offset": offset})
-            for conv in page["conversations"]:
-                start: int | None = 0
-                while start is not None:
-                    data = client.call("conversation.get", {"provider": conv["provider"], "id": conv["id"],
-                                                            "offset": start, "limit": 1000})
-                    ids.extend(m["id"] for m in data["messages"])
-                    start = data["next_offset"]
-            offset += len(page["conversations"])
-            if offset >= page["total"]:
-                return ids
+    return STORED_MESSAGE_IDS(home)
 
 
 def capture_params(writer: str, i: int) -> dict[str, Any]:

@@ -6,23 +6,16 @@ figures is `python bench/load.py` (10,000 captures + 1,000 searches); this runs 
 
 from __future__ import annotations
 
-import importlib.util
-import sys
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-BENCH = Path(__file__).resolve().parents[2] / "bench" / "load.py"
+from .helpers import bench_load
 
 
 def _driver() -> Any:
-    spec = importlib.util.spec_from_file_location("satchel_bench_load", BENCH)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module  # dataclasses look their module up there
-    spec.loader.exec_module(module)
-    return module
+    return bench_load()
 
 
 @pytest.mark.slow
