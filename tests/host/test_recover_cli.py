@@ -19,9 +19,14 @@ def test_recover_restores_the_last_backup_after_damage(satchel_home):
     with VaultClient(satchel_home) as client:
         client.call("capture", {"conversation": {"provider": "claude", "id": "keep"},
                                 "messages": [{"role": "user", "text": "the walnut tree was planted in 2019"}]})
+        # The owner may have taken its first restore point before this capture: drop it, so the next one
+        # (due at once when none exists) holds the capture.
+        for old in (satchel_home / "backups").glob("vault-*"):
+            old.unlink()
+        client.call("stats")  # wakes the background loop
     deadline = time.monotonic() + 60
     while not list((satchel_home / "backups").glob("vault-*.duckdb")) and time.monotonic() < deadline:
-        time.sleep(0.2)  # the owner takes its first restore point in the background
+        time.sleep(0.2)
     assert satchel(satchel_home, "stop").returncode == 0
     time.sleep(0.5)
     vault = satchel_home / "vault.duckdb"
