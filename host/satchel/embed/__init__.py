@@ -43,6 +43,7 @@ __all__ = [
     "EmbedderUnavailable",
     "FakeEmbedder",
     "OnnxEmbedder",
+    "get_background_embedder",
     "get_embedder",
     "reset_embedder",
 ]
@@ -110,12 +111,32 @@ def get_embedder() -> Embedder:
         return _instance
 
 
+_background: Embedder | None = None
+
+
+def get_background_embedder() -> Embedder:
+    """The embedder for background work (the vault's backlog): the same model as ``get_embedder()`` in its
+    own one-thread ONNX session, so a long batch never holds the session a query waits for, and run by a
+    thread of lowered priority, it leaves a core to the person waiting on a search."""
+    global _background
+    main = get_embedder()
+    from .onnx import OnnxEmbedder
+
+    if not isinstance(main, OnnxEmbedder):
+        return main
+    with _lock:
+        if _background is None or _background.model_id != main.model_id:
+            _background = OnnxEmbedder(threads=1, allow_spinning=False)
+        return _background
+
+
 def reset_embedder() -> None:
-    """Forget the cached singleton (tests)."""
-    global _instance, _instance_kind
+    """Forget the cached singletons (tests)."""
+    global _instance, _instance_kind, _background
     with _lock:
         _instance = None
         _instance_kind = None
+        _background = None
 
 
 def __getattr__(name: str) -> Any:  # lazy re-exports, so `import satchel.embed` stays light

@@ -179,6 +179,27 @@ class KeywordIndex:
         for tid, (rows, weights) in self._buf.items():
             self._buf[tid] = (new_of_old[np.asarray(rows, np.int64)].tolist(), weights)
 
+    # -- snapshots --------------------------------------------------------------------------------------------
+    def state(self) -> dict[str, object]:
+        """What a snapshot needs: the vocabulary and the immutable segments (the buffer is flushed first).
+        Segments are never written in place, so the arrays can be saved after the caller releases its lock."""
+        self.flush()
+        return {"terms": list(self._term_of), "df": self.df[: self.n_term_ids].copy(),
+                "segments": [(s.offsets, s.rows, s.weights) for s in self._segments]}
+
+    @classmethod
+    def restore(cls, terms: list[str | None], df: np.ndarray,
+                segments: list[tuple[np.ndarray, np.ndarray, np.ndarray]]) -> KeywordIndex:
+        """An index over saved segments (read-only arrays, e.g. memory-mapped: merges and removals copy)."""
+        index = cls()
+        index._term_of = list(terms)
+        index.vocab = {t: i for i, t in enumerate(terms) if t is not None}
+        index._free_ids = [i for i, t in enumerate(terms) if t is None]
+        index.df = np.zeros(max(1024, len(terms) * 2), np.int32)
+        index.df[: len(terms)] = df
+        index._segments = [_Segment(o, r, w) for o, r, w in segments]
+        return index
+
     # -- reading ----------------------------------------------------------------------------------------------
     def postings(self, tid: int) -> tuple[np.ndarray, np.ndarray]:
         rows_parts, w_parts = [], []

@@ -5,7 +5,7 @@ postings (``keyword.py``) and vectors (``vectors.py``) are addressed by the same
 
 1. BM25 (b = 0.3, stemmed, stopwords dropped) over the chunk text plus its prefix at half weight (the store
    passes the previous message: a question gets indexed with its answer);
-2. exact cosine over the vector matrix (one BLAS matrix-vector product), when a query vector is given;
+2. cosine over every row of the int8 vector matrix (``vectors.py``), when a query vector is given;
 3. normalised score fusion on the union of both top-200 lists: BM25 divided by max(best BM25, half the score of
    an ideal match), cosine rescaled between 0.15 ("unrelated" for MiniLM) and the best cosine, averaged 50/50;
    a chunk not embedded yet is judged on keywords alone;
@@ -127,6 +127,7 @@ class Retriever:
         self.config = config or RetrievalConfig()
         self.keyword = KeywordIndex()
         self.vectors = VectorMatrix(dim)
+        self.changes = 0  # bumped by every add or removal (the vault saves a snapshot when it moved)
         self._n = 0  # rows used (dead rows included)
         self._live = 0
         cap = 1024
@@ -160,7 +161,7 @@ class Retriever:
         cap = self._chunk.size
         if n_rows > cap:
             new_cap = max(n_rows, cap * 2)
-            for name in ("_chunk", "_message", "_conv", "_provider", "_created", "_position", "_length", "_alive"):
+            for name in self._ROW_ARRAYS:
                 old = getattr(self, name)
                 new = np.zeros(new_cap, old.dtype)
                 new[:cap] = old
@@ -222,6 +223,7 @@ class Retriever:
                 self.keyword.add(row, terms)
         self._n = start + len(docs)
         self._live += len(docs)
+        self.changes += len(docs)
 
     def add_vectors(self, chunk_ids: list[int], vectors: np.ndarray) -> None:
         """Attach vectors (float32, L2-normalised) to known chunks; unknown (forgotten) chunk ids are skipped."""
@@ -256,6 +258,7 @@ class Retriever:
         self._message[rows] = -1
         self._created[rows] = 0
         self._live -= int(rows.size)
+        self.changes += int(rows.size)
         if self._live == 0:
             self._length_sum = 0.0
         if self._n - self._live > max(1024, self._n // 4):
@@ -273,9 +276,9 @@ class Retriever:
         present = keep[self.vectors.present[keep]]
         for start in range(0, present.size, 65536):
             part = present[start:start + 65536]
-            vectors.set(new_of_old[part], np.stack([self.vectors.vector(int(r)) for r in part]))
+            vectors.set_codes(new_of_old[part], *self.vectors.rows(part))
         self.vectors = vectors
-        for name in ("_chunk", "_message", "_conv", "_provider", "_created", "_position", "_length", "_alive"):
+        for name in self._ROW_ARRAYS:
             old = getattr(self, name)
             new = np.zeros(max(keep.size * 2, 1024), old.dtype)
             new[: keep.size] = old[keep]
@@ -285,6 +288,43 @@ class Retriever:
         self._nb_keys = np.zeros(0, np.int64)
         self._nb_rows = np.zeros(0, np.int64)
         self._nb_upto = 0
+
+    # ------------------------------------------------------------------ snapshots
+    _ROW_ARRAYS = ("_chunk", "_message", "_conv", "_provider", "_created", "_position", "_length", "_alive")
+
+    def state(self) -> dict[str, object]:
+        """Everything but the vectors (DuckDB holds them), as arrays a snapshot writes; see ``snapshot.py``."""
+        n = self._n
+        rows = {name.lstrip("_"): getattr(self, name)[:n].copy() for name in self._ROW_ARRAYS}
+        return {"rows": rows, "keyword": self.keyword.state(), "providers": dict(self._providers),
+                "length_sum": self._length_sum, "live": self._live, "n": n}
+
+    @classmethod
+    def restore(cls, state: dict[str, object], dim: int = 384, config: RetrievalConfig | None = None) -> Retriever:
+        r = cls(dim, config)
+        n = int(state["n"])  # type: ignore[arg-type]
+        r._ensure(n)
+        rows: dict[str, np.ndarray] = state["rows"]  # type: ignore[assignment]
+        for name in cls._ROW_ARRAYS:
+            getattr(r, name)[:n] = rows[name.lstrip("_")]
+        r._n = n
+        r._live = int(state["live"])  # type: ignore[arg-type]
+        r._length_sum = float(state["length_sum"])  # type: ignore[arg-type]
+        r._providers = dict(state["providers"])  # type: ignore[arg-type]
+        alive = r._alive[:n]
+        r._row_of_chunk = dict(zip(r._chunk[:n][alive].tolist(), np.flatnonzero(alive).tolist(), strict=True))
+        kw: dict[str, object] = state["keyword"]  # type: ignore[assignment]
+        r.keyword = KeywordIndex.restore(kw["terms"], kw["df"], kw["segments"])  # type: ignore[arg-type]
+        return r
+
+    def chunk_ids(self) -> np.ndarray:
+        """Ids of the chunks indexed (live rows), sorted."""
+        n = self._n
+        return np.sort(self._chunk[:n][self._alive[:n]])
+
+    def remove_chunks(self, chunk_ids: Iterable[int]) -> None:
+        rows = [self._row_of_chunk[c] for c in (int(c) for c in chunk_ids) if c in self._row_of_chunk]
+        self._drop_rows(np.array(rows, np.int64))
 
     # ------------------------------------------------------------------ reading
     def _mask(self, filters: Filters | None) -> np.ndarray:

@@ -16,6 +16,9 @@ STOPWORDS = frozenset(
     ["a", "about", "above", "after", "again", "against", "all", "am", "an", "and", "any", "are", "aren", "as", "at", "be", "because", "been", "before", "being", "below", "between", "both", "but", "by", "can", "cannot", "could", "couldn", "d", "did", "didn", "do", "does", "doesn", "doing", "don", "down", "during", "each", "few", "for", "from", "further", "had", "hadn", "has", "hasn", "have", "haven", "having", "he", "her", "here", "hers", "herself", "him", "himself", "his", "how", "i", "if", "in", "into", "is", "isn", "it", "its", "itself", "just", "ll", "m", "me", "more", "most", "mustn", "my", "myself", "no", "nor", "not", "now", "o", "of", "off", "on", "once", "only", "or", "other", "ought", "our", "ours", "ourselves", "out", "over", "own", "re", "s", "same", "shan", "she", "should", "shouldn", "so", "some", "such", "t", "than", "that", "the", "their", "theirs", "them", "themselves", "then", "there", "these", "they", "this", "those", "through", "to", "too", "under", "until", "up", "ve", "very", "was", "wasn", "we", "were", "weren", "what", "when", "where", "which", "while", "who", "whom", "why", "will", "with", "won", "would", "wouldn", "y", "you", "your", "yours", "yourself", "yourselves", "also", "yes", "yeah", "oh", "ok", "okay", "hey", "hi", "hello", "really", "just", "like", "get", "got", "gonna", "wanna", "lot", "lots", "thing", "things", "much", "many", "well", "even", "still", "ever", "something", "anything", "everything", "someone", "anyone", "everyone", "let", "us", "said", "says", "say", "tell", "told", "know", "think", "thought"]
 )
 
+#: Bump when the terms a text yields change: saved keyword indexes (``snapshot.py``) are then rebuilt.
+VERSION = 1
+
 _stemmer = Stemmer.Stemmer("english")
 _stem_of: dict[str, str] = {}  # word -> stem ("" for a stopword); vocabularies are small, so this stays small
 _STEM_CACHE_MAX = 2_000_000

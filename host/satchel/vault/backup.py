@@ -223,6 +223,9 @@ def recover(home: Path) -> Path:
         os.fsync(dst.fileno())
     os.replace(partial, vault)
     _fsync(home)
+    from satchel.retrieve import snapshot
+
+    snapshot.discard(home)  # indexes a state newer than the backup: rebuilt on the next start
     log.warning("restored %s from %s; the damaged file is in %s", vault, backup.name, damaged)
     return backup
 
