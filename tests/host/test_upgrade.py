@@ -51,7 +51,10 @@ def _old_vault(home: Path, upto: int) -> None:
     con.execute("INSERT INTO messages (id, conversation_id, external_id, ordinal, role, text, content_hash,"
                 " captured_at, updated_at) VALUES (1, 1, 'm1', 0, 'user', 'the lighthouse keeper logbook', 'h', ?, ?)",
                 [now, now])
-    con.execute("INSERT INTO chunks VALUES (1, 1, 0, 'the lighthouse keeper logbook')")
+    if upto < 2:  # m001 kept a copy of the chunk's text
+        con.execute("INSERT INTO chunks VALUES (1, 1, 0, 'the lighthouse keeper logbook')")
+    else:  # m002: offsets into the message's text
+        con.execute("INSERT INTO chunks VALUES (1, 1, 0, 0, 29)")
     con.close()
 
 
@@ -225,3 +228,42 @@ def test_every_reply_carries_the_protocol_version(relay: Any) -> None:
         stdin.feed(frame)
     replies = stdout.replies(4)
     assert len(replies) == 4 and all(r["v"] == PROTOCOL_VERSION for r in replies)
+
+
+def test_m002_turns_chunk_copies_into_spans_and_keeps_their_vectors(tmp_path: Path) -> None:
+    """A long message chunked by m001 keeps its chunk ids (so its vectors stay valid); the text each chunk
+    stands for is the same words, now read from the message."""
+    from satchel.vault.chunking import split_chunks
+
+    home = tmp_path / "old"
+    home.mkdir()
+    con = duckdb.connect(str(home / VAULT_FILE))
+    migrations.applied(con)
+    name, fn = migrations.MIGRATIONS[0]
+    fn(con)
+    con.execute("INSERT INTO schema_migrations VALUES (?, ?)", [name, datetime(2024, 1, 1)])
+    now = datetime(2024, 3, 1, 12)
+    text = "\n\n".join(" ".join(f"word{p}x{i} é😀" for i in range(70)) for p in range(5))  # 700 words, 5 paragraphs
+    con.execute("INSERT INTO conversations (id, provider, external_id, updated_at, captured_at)"
+                " VALUES (1, 'chatgpt', 'long', ?, ?)", [now, now])
+    con.execute("INSERT INTO messages (id, conversation_id, external_id, ordinal, role, text, content_hash,"
+                " captured_at, updated_at) VALUES (1, 1, 'm1', 0, 'assistant', ?, 'h', ?, ?)", [text, now, now])
+    old_chunks = split_chunks(text)
+    assert len(old_chunks) > 2
+    for ordinal, piece in enumerate(old_chunks):
+        con.execute("INSERT INTO chunks VALUES (?, 1, ?, ?)", [10 + ordinal, ordinal, piece])
+        con.execute("INSERT INTO embeddings VALUES (?, 'model', ?)", [10 + ordinal, b"\0" * 16])
+    con.close()
+    vault = Vault.open(home, background_embedding=False)
+    try:
+        rows = vault.db.execute(
+            "SELECT ch.id, substring(m.text, ch.start + 1, ch.stop - ch.start) FROM chunks ch"
+            " JOIN messages m ON m.id = ch.message_id ORDER BY ch.ordinal").fetchall()
+        assert [r[0] for r in rows] == [10 + i for i in range(len(old_chunks))]
+        assert [r[1].split() for r in rows] == [c.split() for c in old_chunks]
+        assert vault.db.execute("SELECT count(*) FROM embeddings").fetchone() == (len(old_chunks),)
+        assert "text" not in {r[0] for r in vault.db.execute(
+            "SELECT column_name FROM duckdb_columns() WHERE table_name = 'chunks'").fetchall()}
+        assert vault.search("word3x5")[0]["conversation_id"] == "long"
+    finally:
+        vault.close()

@@ -187,7 +187,8 @@ def iter_embeddings(vault: Any, keys: set[tuple[str, str]] | None) -> tuple[dict
     def rows() -> Iterator[dict[str, Any]]:
         with vault.lock:
             result = db.execute(
-                "SELECT c.provider, c.external_id, m.external_id, ch.ordinal, ch.text, e.vector"
+                "SELECT c.provider, c.external_id, m.external_id, ch.ordinal,"
+                " substring(m.text, ch.start + 1, ch.stop - ch.start), e.vector"
                 " FROM embeddings e JOIN chunks ch ON ch.id = e.chunk_id JOIN messages m ON m.id = ch.message_id"
                 " JOIN conversations c ON c.id = m.conversation_id WHERE e.model = ?"
                 " ORDER BY c.provider, c.external_id, m.ordinal, m.id, ch.ordinal", [model]).fetchall()

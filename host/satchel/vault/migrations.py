@@ -135,6 +135,52 @@ def m001_initial(db: duckdb.DuckDBPyConnection) -> None:
     db.execute("CREATE INDEX memory_sources_message ON memory_sources (message_id)")
 
 
+@migration
+def m002_chunk_spans(db: duckdb.DuckDBPyConnection) -> None:
+    """Chunks become (start, stop) offsets into their message's text instead of a copy of it."""
+    import numpy as np
+
+    from satchel.vault.chunking import split_spans
+
+    db.execute(
+        """
+        CREATE TABLE chunk_spans (
+            id BIGINT PRIMARY KEY,
+            message_id BIGINT NOT NULL,
+            ordinal INTEGER NOT NULL,
+            start INTEGER NOT NULL,
+            stop INTEGER NOT NULL
+        )
+        """
+    )
+    (next_id, top_message) = db.execute(
+        "SELECT (SELECT coalesce(max(id), 0) + 1 FROM chunks), (SELECT coalesce(max(id), 0) FROM messages)"
+    ).fetchone()
+    step = 20_000  # messages per batch: memory stays near one batch of texts
+    for low in range(0, int(top_message) + 1, step):
+        rows = db.execute(
+            "SELECT m.id, m.text, list(ch.id ORDER BY ch.ordinal) FROM messages m JOIN chunks ch ON ch.message_id = m.id"
+            " WHERE m.id BETWEEN ? AND ? GROUP BY m.id, m.text", [low, low + step - 1]).fetchall()
+        columns: dict[str, list[int]] = {"id": [], "message_id": [], "ordinal": [], "start": [], "stop": []}
+        stale: list[int] = []
+        for message_id, text, chunk_ids in rows:
+            spans = split_spans(text)
+            if len(spans) != len(chunk_ids):  # chunked by other rules: new chunks, embedded again
+                stale.extend(chunk_ids)
+                chunk_ids = list(range(next_id, next_id + len(spans)))
+                next_id += len(spans)
+            for ordinal, (chunk_id, (start, stop)) in enumerate(zip(chunk_ids, spans, strict=True)):
+                for name, value in zip(columns, (chunk_id, message_id, ordinal, start, stop), strict=True):
+                    columns[name].append(value)
+        spans_frame = {name: np.asarray(values, np.int64) for name, values in columns.items()}  # noqa: F841
+        db.execute("INSERT INTO chunk_spans SELECT id, message_id, ordinal, start, stop FROM spans_frame")
+        if stale:
+            db.execute("DELETE FROM embeddings WHERE chunk_id IN (SELECT unnest(?::BIGINT[]))", [stale])
+    db.execute("DROP TABLE chunks")
+    db.execute("ALTER TABLE chunk_spans RENAME TO chunks")
+    db.execute("CREATE INDEX chunks_message ON chunks (message_id)")
+
+
 def applied(db: duckdb.DuckDBPyConnection) -> list[str]:
     db.execute("CREATE TABLE IF NOT EXISTS schema_migrations (name TEXT PRIMARY KEY, applied_at TIMESTAMP)")
     return [row[0] for row in db.execute("SELECT name FROM schema_migrations ORDER BY name").fetchall()]

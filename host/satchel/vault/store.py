@@ -26,7 +26,7 @@ from satchel.errors import DiskFull, InvalidParams, NotFound, VaultCorrupt, Vaul
 from satchel.redact import redact
 from satchel.retrieve import Doc, Filters, Retriever, snapshot
 from satchel.timeutil import epoch, iso, parse_time, utcnow
-from satchel.vault.chunking import split_chunks
+from satchel.vault.chunking import split_spans
 from satchel.vault.migrations import migrate
 
 log = logging.getLogger("satchel.vault")
@@ -85,7 +85,10 @@ _MESSAGE_COLUMNS = (("id", "int64"), ("conversation_id", "int64"), ("external_id
                     ("content_hash", "O"), ("created_at", "datetime64[us]"), ("captured_at", "datetime64[us]"),
                     ("updated_at", "datetime64[us]"), ("version", "int32"), ("model", "O"), ("on_thread", "bool"),
                     ("meta", "O"))
-_CHUNK_COLUMNS = (("id", "int64"), ("message_id", "int64"), ("ordinal", "int32"), ("text", "O"))
+_CHUNK_COLUMNS = (("id", "int64"), ("message_id", "int64"), ("ordinal", "int32"), ("start", "int32"),
+                  ("stop", "int32"))
+# A chunk's text: its span of the message's text (DuckDB's substring counts code points, as Python does).
+_CHUNK_TEXT = "substring(m.text, ch.start + 1, ch.stop - ch.start)"
 
 
 @dataclass(slots=True)
@@ -220,7 +223,7 @@ class Vault:
     _DOCS_SQL = """
         SELECT * FROM (
             SELECT ch.id, m.id AS message_id, m.conversation_id, c.provider, m.role,
-                   epoch(coalesce(m.created_at, m.captured_at)), ch.text, m.ordinal,
+                   epoch(coalesce(m.created_at, m.captured_at)), {text}, m.ordinal,
                    CASE WHEN ch.ordinal = 0 THEN coalesce(
                        lag(m.text) OVER (PARTITION BY m.conversation_id ORDER BY m.ordinal, m.id, ch.ordinal), '')
                    ELSE '' END
@@ -289,8 +292,8 @@ class Vault:
             while stop < len(counts) and (total < LOAD_BATCH or stop == start):
                 total += counts[stop][1]
                 stop += 1
-            rows = self.db.execute(self._DOCS_SQL.format(inner="WHERE m.conversation_id BETWEEN ? AND ?", outer=""),
-                                   [counts[start][0], counts[stop - 1][0]]).fetchall()
+            sql = self._DOCS_SQL.format(text=_CHUNK_TEXT, inner="WHERE m.conversation_id BETWEEN ? AND ?", outer="")
+            rows = self.db.execute(sql, [counts[start][0], counts[stop - 1][0]]).fetchall()
             self.retriever.add_documents([_doc(row) for row in rows])
             start = stop
 
@@ -312,6 +315,16 @@ class Vault:
             self._saved_changes = changes
         return True
 
+    def _chunk_texts(self, chunk_ids: list[int]) -> list[tuple[int, str]]:
+        """(id, text) of these chunks, newest first: two lookups by primary key (a join would scan messages)."""
+        spans = self.db.execute(
+            f"SELECT id, message_id, start, stop FROM chunks WHERE id IN ({_placeholders(len(chunk_ids))})"
+            " ORDER BY id DESC", chunk_ids).fetchall()
+        message_ids = sorted({row[1] for row in spans})
+        texts = dict(self.db.execute(f"SELECT id, text FROM messages WHERE id IN ({_placeholders(len(message_ids))})",
+                                     message_ids).fetchall()) if message_ids else {}
+        return [(chunk_id, texts[mid][start:stop]) for chunk_id, mid, start, stop in spans if mid in texts]
+
     def _save_snapshot_if_stale(self) -> None:
         """When idle, save the index once enough changed that a crash would make the next start slow."""
         if self._saved_changes < 0 or self.retriever.changes - self._saved_changes >= SNAPSHOT_EVERY:
@@ -327,6 +340,7 @@ class Vault:
         self.retriever.remove_messages(message_ids)
         rows = self.db.execute(
             self._DOCS_SQL.format(
+                text=_CHUNK_TEXT,
                 inner="WHERE m.conversation_id IN (SELECT conversation_id FROM messages WHERE id IN"
                       " (SELECT unnest(?::BIGINT[])))",
                 outer="WHERE message_id IN (SELECT unnest(?::BIGINT[]))"),
@@ -602,9 +616,10 @@ class Vault:
     def _chunk_rows(self, sink: list[list[Any]], message_id: int, conv_id: int, provider: str, role: str,
                     when: datetime, text: str, ordinal: int, previous_text: str) -> list[Doc]:
         docs = []
-        for index, piece in enumerate(split_chunks(text)):
+        for index, (start, stop) in enumerate(split_spans(text)):
+            piece = text[start:stop]
             chunk_id = self.allocate("chunks")
-            sink.append([chunk_id, message_id, index, piece])
+            sink.append([chunk_id, message_id, index, start, stop])
             docs.append(Doc(chunk_id=chunk_id, message_id=message_id, conversation_id=conv_id, provider=provider,
                             role=role, created_at=epoch(when), text=piece, position=ordinal,
                             prefix=previous_text if index == 0 else ""))
@@ -975,9 +990,7 @@ class Vault:
             with self.lock:
                 pending = self._pending_chunks()
                 wanted = heapq.nlargest(EMBED_BATCH, pending)  # newest first
-                rows = self.db.execute(
-                    "SELECT id, text FROM chunks WHERE id IN (SELECT unnest(?::BIGINT[])) ORDER BY id DESC",
-                    [wanted]).fetchall() if wanted else []
+                rows = self._chunk_texts(wanted) if wanted else []
                 pending.difference_update(wanted)  # forgotten or re-chunked ones simply drop out
             if not rows:
                 if wanted:
