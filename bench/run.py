@@ -284,10 +284,13 @@ def build_vault(home: Path, n: int, seed: int, model_id: str, *, log) -> tuple[B
     if batch:
         flush()
     vault.db = stock_db
-    rows = vault.db.execute(
+    cursor = vault.db.execute(
         "SELECT ch.id, c.external_id, substring(m.text, ch.start + 1, ch.stop - ch.start)"
         " FROM chunks ch JOIN messages m ON m.id = ch.message_id"
-        " JOIN conversations c ON c.id = m.conversation_id ORDER BY ch.id").fetchall()
+        " JOIN conversations c ON c.id = m.conversation_id ORDER BY ch.id")
+    rows = []
+    while part := cursor.fetchmany(20_000):  # streamed: the vault's DuckDB memory limit is 256 MB
+        rows.extend(part)
     chunk_ids = np.fromiter((r[0] for r in rows), np.int64, len(rows))
     topics = np.fromiter((topic_of[r[1]] for r in rows), np.int64, len(rows))
     texts = [r[2] for r in rows]

@@ -144,3 +144,28 @@ def test_snapshot_segments_are_memory_mapped_not_copied(satchel_home, request):
         assert segments and all(isinstance(seg.rows, np.memmap) for seg in segments)
     finally:
         again.close()
+
+
+def test_a_file_left_mostly_free_blocks_is_rewritten_at_close(satchel_home, monkeypatch):
+    from satchel.vault import store
+
+    monkeypatch.setattr(store, "COMPACT_MIN_BLOCKS", 0)
+    vault = Vault.open(satchel_home, background_embedding=False)
+    fill(vault, 10)
+    # What a big import leaves behind: blocks written, then freed.
+    vault.db.execute("CREATE TABLE scratch AS SELECT md5(i::VARCHAR) || md5((i * 7)::VARCHAR) || md5((i * 13)::VARCHAR)"
+                     " AS t FROM range(300000) r(i)")
+    vault.db.execute("CHECKPOINT")
+    vault.db.execute("DROP TABLE scratch")
+    vault.db.execute("CHECKPOINT")
+    sparse = (satchel_home / "vault.duckdb").stat().st_size
+    vault.close()
+    compacted = (satchel_home / "vault.duckdb").stat().st_size
+    assert compacted < sparse / 2
+    again = Vault.open(satchel_home, background_embedding=False)
+    try:
+        assert ranked(again, "gardener4")[0][0] == "c4"
+        assert again.stats()["messages"] == 20
+        assert not again.compact_if_sparse()  # nothing left to reclaim
+    finally:
+        again.close()

@@ -185,18 +185,26 @@ def iter_embeddings(vault: Any, keys: set[tuple[str, str]] | None) -> tuple[dict
     model = models[0][0]
 
     def rows() -> Iterator[dict[str, Any]]:
+        # A cursor of its own streams from a consistent snapshot while the owner keeps serving on the main
+        # connection; fetching everything at once would hold every vector in memory (2 GB at a million chunks).
         with vault.lock:
-            result = db.execute(
+            cursor = db.cursor()
+            result = cursor.execute(
                 "SELECT c.provider, c.external_id, m.external_id, ch.ordinal,"
                 " substring(m.text, ch.start + 1, ch.stop - ch.start), e.vector"
                 " FROM embeddings e JOIN chunks ch ON ch.id = e.chunk_id JOIN messages m ON m.id = ch.message_id"
                 " JOIN conversations c ON c.id = m.conversation_id WHERE e.model = ?"
-                " ORDER BY c.provider, c.external_id, m.ordinal, m.id, ch.ordinal", [model]).fetchall()
-        for provider, conv_id, message_id, ordinal, text, vector in result:
-            if keys is not None and (provider, conv_id) not in keys:
-                continue
-            yield {"provider": provider, "conversation_id": conv_id, "message_id": message_id, "chunk": ordinal,
-                   "chunk_hash": content_hash(text), "vector": base64.b64encode(bytes(vector)).decode("ascii")}
+                " ORDER BY c.provider, c.external_id, m.ordinal, m.id, ch.ordinal", [model])
+        try:
+            while batch := result.fetchmany(2048):
+                for provider, conv_id, message_id, ordinal, text, vector in batch:
+                    if keys is not None and (provider, conv_id) not in keys:
+                        continue
+                    yield {"provider": provider, "conversation_id": conv_id, "message_id": message_id,
+                           "chunk": ordinal, "chunk_hash": content_hash(text),
+                           "vector": base64.b64encode(bytes(vector)).decode("ascii")}
+        finally:
+            cursor.close()
 
     dim = None
     with vault.lock:

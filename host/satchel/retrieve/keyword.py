@@ -20,7 +20,7 @@ BUFFER_POSTINGS = 50_000
 class _Segment:
     offsets: np.ndarray  # int64 (n_terms_at_build + 1,)
     rows: np.ndarray  # int32
-    weights: np.ndarray  # float32 (term frequency, prefix occurrences weighted)
+    weights: np.ndarray  # uint8 half-units of term frequency (prefix occurrences count half): 5 bytes a posting
 
     def __len__(self) -> int:
         return int(self.rows.size)
@@ -38,12 +38,18 @@ class _Segment:
         return terms, self.rows, self.weights
 
 
-def _build(terms: np.ndarray, rows: np.ndarray, weights: np.ndarray, n_terms: int) -> _Segment:
+def _units(weights: np.ndarray) -> np.ndarray:
+    """Term weights as uint8 half-units: exact for counts plus half-weighted prefix counts up to 127.5, where
+    BM25 has long saturated (k1 = 1.2)."""
+    return np.minimum(np.rint(np.asarray(weights, np.float32) * 2), 255).astype(np.uint8)
+
+
+def _build(terms: np.ndarray, rows: np.ndarray, units: np.ndarray, n_terms: int) -> _Segment:
     order = np.argsort(terms, kind="stable")
     counts = np.bincount(terms, minlength=n_terms)
     offsets = np.zeros(n_terms + 1, dtype=np.int64)
     np.cumsum(counts, out=offsets[1:])
-    return _Segment(offsets, rows[order].astype(np.int32), weights[order].astype(np.float32))
+    return _Segment(offsets, rows[order].astype(np.int32), units[order].astype(np.uint8))
 
 
 class KeywordIndex:
@@ -107,7 +113,7 @@ class KeywordIndex:
         weights = np.fromiter((w for d in docs for w in d.values()), np.float32, len(all_terms))
         rows_arr = np.repeat(np.asarray(rows, np.int32), [len(d) for d in docs])
         self.df[: self.n_term_ids] += np.bincount(terms_arr, minlength=self.n_term_ids).astype(np.int32)
-        self._push(_build(terms_arr, rows_arr, weights, self.n_term_ids))
+        self._push(_build(terms_arr, rows_arr, _units(weights), self.n_term_ids))
 
     def flush(self) -> None:
         if not self._buf:
@@ -120,7 +126,7 @@ class KeywordIndex:
         self._buf.clear()
         self._buf_size = 0
         self._push(_build(np.asarray(t_ids, dtype=np.int32), np.asarray(r_ids, dtype=np.int32),
-                          np.asarray(ws, dtype=np.float32), self.n_term_ids))
+                          _units(np.asarray(ws, dtype=np.float32)), self.n_term_ids))
 
     def _push(self, seg: _Segment) -> None:
         self._segments.append(seg)
@@ -207,7 +213,7 @@ class KeywordIndex:
             p = seg.postings(tid)
             if p is not None:
                 rows_parts.append(p[0])
-                w_parts.append(p[1])
+                w_parts.append(p[1] * np.float32(0.5))
         entry = self._buf.get(tid)
         if entry is not None:
             rows_parts.append(np.asarray(entry[0], dtype=np.int32))

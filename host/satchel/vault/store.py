@@ -35,11 +35,14 @@ VAULT_FILE = "vault.duckdb"
 ROLES = ("user", "assistant", "system", "tool")
 EMBED_BATCH = 8
 LOAD_BATCH = 20_000  # rows per step when the owner loads its indexes at start
+COMPACT_AFTER_IMPORT = 10_000  # messages added by one import before the file is checked for free blocks
+COMPACT_FREE_SHARE = 0.2
+COMPACT_MIN_BLOCKS = 256  # 64 MB: below this the free blocks are not worth a rewrite
 SNAPSHOT_EVERY = 20_000  # chunks added or removed before an idle owner saves the keyword index again
 # DuckDB would otherwise cache table blocks up to 80 % of RAM (0.5 GB after one pass over a 100k-message vault);
 # the owner reads by primary key and the index lives in our own arrays, so a small cache costs no latency.
 _DB_CONFIG: dict[str, Any] = {"autoinstall_known_extensions": False, "autoload_known_extensions": False,
-                              "memory_limit": os.environ.get("SATCHEL_DB_MEMORY", "64MB")}
+                              "memory_limit": os.environ.get("SATCHEL_DB_MEMORY", "256MB")}
 
 
 def content_hash(role: str, text: str) -> str:
@@ -199,6 +202,7 @@ class Vault:
         except OSError as exc:  # a full disk: the next start rebuilds the index instead
             log.warning("could not save the index snapshot: %s", exc)
         with self.lock:
+            self.compact_if_sparse()
             try:
                 self.db.execute("CHECKPOINT")
             except duckdb.Error:
@@ -421,8 +425,28 @@ class Vault:
                 self._pending = None
             self.retriever.add_documents(all_docs)
             self._mark_dirty(all_docs)
+            if totals["added"] >= COMPACT_AFTER_IMPORT:
+                self.compact_if_sparse()
         self._embed_wakeup.set()
         return totals
+
+    def compact_if_sparse(self) -> bool:
+        """Rewrite the file when a fifth of it is free blocks (a big import leaves a third: 584 → 405 MB at 100k
+        messages, in 2 s). The caller holds the lock."""
+        from satchel.vault import backup
+
+        try:
+            total, free = self.db.execute("SELECT total_blocks, free_blocks FROM pragma_database_size()").fetchone()
+        except duckdb.Error:
+            return False
+        if total < COMPACT_MIN_BLOCKS or free < total * COMPACT_FREE_SHARE:
+            return False
+        try:
+            self.db = backup.compact(self.db, self.home, _DB_CONFIG)
+        except (DiskFull, duckdb.Error, OSError) as exc:
+            log.warning("could not compact the vault: %s", exc)
+            return False
+        return True
 
     def _flush_pending(self) -> None:
         pending = self._pending
