@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -73,7 +74,10 @@ def test_run_prints_the_table(tmp_path: Path) -> None:
     table = proc.stdout
     assert table.startswith("| figure | size | Satchel |")
     for fig in ("`search` p50", "`context` p50", "capture → searchable by keyword", "host start → `hello`",
-                "exact vector top-10", "disk", "vault owner RSS"):
+                "vector top-10 in-process, every row scanned", "disk", "vault owner RSS"):
         assert fig in table, fig
     assert "nan" not in table.split("Machine:")[0]
+    # The int8 codes find (almost) the float32 top 10: the run measures it against numpy's exact answer.
+    recall = float(re.search(r"recall@10 vs exact (\d\.\d+)", table).group(1))
+    assert recall >= 0.9
     assert out.read_text().startswith(table.strip()[:40])

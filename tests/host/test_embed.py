@@ -348,3 +348,23 @@ def test_split_short_text_unchanged_and_fake(monkeypatch: pytest.MonkeyPatch) ->
         assert len(pieces) > 1 and max(map(f.count_tokens, pieces)) <= 50
     finally:
         embed.reset_embedder()
+
+
+def test_background_embedder_is_the_same_model_in_a_lean_session(monkeypatch: pytest.MonkeyPatch,
+                                                                   onnx: OnnxEmbedder) -> None:
+    """Vectors from the background session (one thread, graph not optimised) and from the query session must
+    be interchangeable: they land in the same matrix under the same model id."""
+    embed.reset_embedder()
+    try:
+        monkeypatch.delenv("SATCHEL_EMBEDDER", raising=False)
+        background = embed.get_background_embedder()
+        assert isinstance(background, OnnxEmbedder) and background is not get_embedder()
+        assert background.model_id == get_embedder().model_id
+        assert background.threads == 1 and background.lean
+        assert embed.get_background_embedder() is background
+        texts = [*UNICODE[:4], "a longer chunk " * 60]
+        assert np.abs(background.embed(texts) - onnx.embed(texts)).max() < 1e-4
+        monkeypatch.setenv("SATCHEL_EMBEDDER", "fake")
+        assert embed.get_background_embedder() is get_embedder()  # the fake is shared
+    finally:
+        embed.reset_embedder()

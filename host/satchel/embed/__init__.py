@@ -117,7 +117,8 @@ _background: Embedder | None = None
 def get_background_embedder() -> Embedder:
     """The embedder for background work (the vault's backlog): the same model as ``get_embedder()`` in its
     own one-thread ONNX session, so a long batch never holds the session a query waits for, and run by a
-    thread of lowered priority, it leaves a core to the person waiting on a search."""
+    thread of lowered priority, it leaves a core to the person waiting on a search. The session is lean (see
+    ``OnnxEmbedder``): as fast on batches, 230 MB smaller."""
     global _background
     main = get_embedder()
     from .onnx import OnnxEmbedder
@@ -126,7 +127,7 @@ def get_background_embedder() -> Embedder:
         return main
     with _lock:
         if _background is None or _background.model_id != main.model_id:
-            _background = OnnxEmbedder(threads=1, allow_spinning=False)
+            _background = OnnxEmbedder(threads=1, lean=True)
         return _background
 
 

@@ -64,6 +64,7 @@ class OnnxEmbedder:
         batch_size: int = 8,
         threads: int | None = None,
         allow_spinning: bool = False,
+        lean: bool = False,
         onnx_path: Path | str | None = None,
         onnx_sha256: str = ONNX_SHA256,
         model_id: str = MODEL_ID,
@@ -76,6 +77,8 @@ class OnnxEmbedder:
         self.batch_size = batch_size
         self.threads = threads or default_threads()
         self.allow_spinning = allow_spinning
+        self.lean = lean
+        self._run_options: Any = None
         self._onnx_path = Path(onnx_path) if onnx_path is not None else find_onnx()
         self._onnx_sha256 = onnx_sha256
         self._tokenizer_path = find_tokenizer()
@@ -135,7 +138,15 @@ class OnnxEmbedder:
             so.intra_op_num_threads = self.threads
             so.inter_op_num_threads = 1
             so.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
-            so.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+            # Optimising folds the int8 weights into float32 ones: queries run 4x faster (3 vs 13 ms) for
+            # ~120 MB more memory. Batches of long chunks gain nothing from it (311 vs 343 ms for 8 x 200 tokens),
+            # so a lean session (the background embedder's) skips it, and hands its working memory back after
+            # each batch (97 instead of 211 MB after long batches, 6 % slower).
+            so.graph_optimization_level = (ort.GraphOptimizationLevel.ORT_DISABLE_ALL if self.lean
+                                           else ort.GraphOptimizationLevel.ORT_ENABLE_ALL)
+            if self.lean:
+                self._run_options = ort.RunOptions()
+                self._run_options.add_run_config_entry("memory.enable_memory_arena_shrinkage", "cpu:0")
             so.log_severity_level = 3  # errors only; never on stdout
             # Memory patterns pay off only for fixed input shapes; ours vary with every batch (padded
             # to its longest text). Off: ~85 MB less resident after a mixed workload, no CPU cost measured.
@@ -240,7 +251,7 @@ class OnnxEmbedder:
         feeds = {"input_ids": input_ids, "attention_mask": mask}
         if self._has_token_types:
             feeds["token_type_ids"] = np.zeros_like(input_ids)
-        hidden = self._session.run([self._output], feeds)[0]  # (b, width, dim) float32
+        hidden = self._session.run([self._output], feeds, self._run_options)[0]  # (b, width, dim) float32
         return pool(hidden, mask)
 
 

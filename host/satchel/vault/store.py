@@ -42,7 +42,7 @@ SNAPSHOT_EVERY = 20_000  # chunks added or removed before an idle owner saves th
 # DuckDB would otherwise cache table blocks up to 80 % of RAM (0.5 GB after one pass over a 100k-message vault);
 # the owner reads by primary key and the index lives in our own arrays, so a small cache costs no latency.
 _DB_CONFIG: dict[str, Any] = {"autoinstall_known_extensions": False, "autoload_known_extensions": False,
-                              "memory_limit": os.environ.get("SATCHEL_DB_MEMORY", "256MB")}
+                              "memory_limit": os.environ.get("SATCHEL_DB_MEMORY", "128MB")}
 
 
 def content_hash(role: str, text: str) -> str:
