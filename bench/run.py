@@ -329,6 +329,11 @@ def disk_bytes(home: Path) -> int:
     return sum(p.stat().st_size for p in home.glob("vault.duckdb*") if p.is_file())
 
 
+def index_bytes(home: Path) -> int:
+    """The keyword index snapshot the owner saves at a clean stop (a cache, rebuilt from the vault if lost)."""
+    return sum(p.stat().st_size for p in (home / "index").glob("*") if p.is_file())
+
+
 # ----------------------------------------------------------------------------------------------- measuring
 def engine_times(vault: Any, built: Built, queries: list[dict[str, Any]], qvecs: np.ndarray) -> dict[str, Any]:
     """Satchel's in-memory engine (the retriever the import filled), same query vectors as the peers: hybrid,
@@ -597,8 +602,9 @@ def render(results: dict[str, Any]) -> str:
         disk = s["disk"]
         per100k = disk / b["n_messages"] * 100_000
         base = b["raw_text_bytes"] + b["n_chunks"] * DIM * 4
-        row("disk (per 100k messages; × raw text + float32 vectors)", L,
-            f"{mb(disk)} ({mb(per100k)}/100k; {disk / base:.2f}×)",
+        index = s.get("disk_index", 0)
+        row("disk: vault file (per 100k messages; × raw text + float32 vectors); + keyword index snapshot", L,
+            f"{mb(disk)} ({mb(per100k)}/100k; {disk / base:.2f}×); + {mb(index)}: {(disk + index) / base:.2f}×",
             f"{mb(ch['disk'])}{ratio(ch['disk'], disk)}" if ch else "—",
             f"{mb(sq['disk'])}{ratio(sq['disk'], disk)}" if sq else "—",
             mb(b["n_chunks"] * DIM * 4) + " (vectors only)", "≤ 1.5× raw text + vectors")
@@ -687,6 +693,7 @@ def main(argv: list[str] | None = None) -> int:
             del vault
             entry: dict[str, Any] = {"build": {k: v for k, v in built.__dict__.items()
                                                if isinstance(v, int | float)}, "disk": disk_bytes(home),
+                                     "disk_index": index_bytes(home),
                                      "engine": engine}
             if not args.no_host:
                 log(f"[{name}] through satchel host")

@@ -22,7 +22,7 @@ import numpy as np
 
 log = logging.getLogger(__name__)
 
-FORMAT = 1
+FORMAT = 2  # 2: postings weights in uint8 half-units
 INDEX_DIR = "index"
 
 

@@ -274,14 +274,14 @@ class Vault:
         self.retriever.remove_chunks(gone.tolist())
         if new.size:
             messages = [r[0] for r in self.db.execute(
-                f"SELECT DISTINCT message_id FROM chunks WHERE id IN ({_placeholders(new.size)})",
-                new.tolist()).fetchall()]
+                "SELECT DISTINCT message_id FROM chunks WHERE id IN (SELECT unnest(?::BIGINT[]))",
+                [new.tolist()]).fetchall()]
             # The turn after a new or changed message is indexed with its text: index it again too.
             successors = [r[0] for r in self.db.execute(
                 "SELECT id FROM (SELECT id, lag(id) OVER (PARTITION BY conversation_id ORDER BY ordinal, id) AS prev"
                 " FROM messages WHERE conversation_id IN (SELECT conversation_id FROM messages WHERE id IN"
-                f" ({_placeholders(len(messages))}))) WHERE prev IN ({_placeholders(len(messages))})",
-                messages + messages).fetchall()]
+                " (SELECT unnest(?::BIGINT[])))) WHERE prev IN (SELECT unnest(?::BIGINT[]))",
+                [messages, messages]).fetchall()]
             self._reindex(sorted(set(messages) | set(successors)))
         log.info("index snapshot loaded: %d chunks dropped, %d added since it was saved", gone.size, new.size)
         return True
