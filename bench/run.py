@@ -284,13 +284,14 @@ def build_vault(home: Path, n: int, seed: int, model_id: str, *, log) -> tuple[B
     if batch:
         flush()
     vault.db = stock_db
-    cursor = vault.db.execute(
-        "SELECT ch.id, c.external_id, substring(m.text, ch.start + 1, ch.stop - ch.start)"
-        " FROM chunks ch JOIN messages m ON m.id = ch.message_id"
-        " JOIN conversations c ON c.id = m.conversation_id ORDER BY ch.id")
     rows = []
-    while part := cursor.fetchmany(20_000):  # streamed: the vault's DuckDB memory limit is 256 MB
-        rows.extend(part)
+    with vault.roomy():  # a bulk read, as the vault's own bulk work: more than the steady-state cache
+        cursor = vault.db.execute(
+            "SELECT ch.id, c.external_id, substring(m.text, ch.start + 1, ch.stop - ch.start)"
+            " FROM chunks ch JOIN messages m ON m.id = ch.message_id"
+            " JOIN conversations c ON c.id = m.conversation_id ORDER BY ch.id")
+        while part := cursor.fetchmany(20_000):
+            rows.extend(part)
     chunk_ids = np.fromiter((r[0] for r in rows), np.int64, len(rows))
     topics = np.fromiter((topic_of[r[1]] for r in rows), np.int64, len(rows))
     texts = [r[2] for r in rows]
@@ -315,14 +316,15 @@ def insert_vectors(vault: Any, chunk_ids: np.ndarray, vectors: np.ndarray, model
     base64 through a registered column because executemany of BLOBs runs at ≈1,000 rows/s."""
     db = vault.db
     step = 50_000
-    db.execute("BEGIN TRANSACTION")
-    for s in range(0, len(chunk_ids), step):
-        v = np.ascontiguousarray(vectors[s : s + step], dtype="<f4")
-        b64 = np.array([base64.b64encode(row.tobytes()).decode() for row in v], dtype=object)
-        db.register("bench_vectors", {"chunk_id": chunk_ids[s : s + step], "b64": b64})
-        db.execute("INSERT INTO embeddings SELECT chunk_id, ?, from_base64(b64) FROM bench_vectors", [model_id])
-        db.unregister("bench_vectors")
-    db.execute("COMMIT")
+    with vault.roomy():
+        db.execute("BEGIN TRANSACTION")
+        for s in range(0, len(chunk_ids), step):
+            v = np.ascontiguousarray(vectors[s : s + step], dtype="<f4")
+            b64 = np.array([base64.b64encode(row.tobytes()).decode() for row in v], dtype=object)
+            db.register("bench_vectors", {"chunk_id": chunk_ids[s : s + step], "b64": b64})
+            db.execute("INSERT INTO embeddings SELECT chunk_id, ?, from_base64(b64) FROM bench_vectors", [model_id])
+            db.unregister("bench_vectors")
+        db.execute("COMMIT")
 
 
 def disk_bytes(home: Path) -> int:

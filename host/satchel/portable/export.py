@@ -13,6 +13,7 @@ Canonical form, so export → import into an empty vault → export is byte-iden
 from __future__ import annotations
 
 import base64
+import contextlib
 import json
 import os
 import re
@@ -179,6 +180,41 @@ def _marks(values: list[Any]) -> str:
     return ", ".join("?" * len(values))
 
 
+def _embedding_rows(vault: Any, db: Any, model: str,
+                    keys: set[tuple[str, str]] | None) -> Iterator[dict[str, Any]]:
+    # Cursors of their own read a consistent snapshot while the owner keeps serving on the main connection.
+    # Only the keys are sorted (a sort or join dragging every vector along outgrows DuckDB's memory limit at
+    # 100k messages); vectors and texts are then looked up by primary key, a batch at a time.
+    with vault.lock:
+        order = db.cursor()
+        lookup = db.cursor()
+        result = order.execute(
+            "SELECT c.provider, c.external_id, m.external_id, ch.ordinal, ch.id, m.id, ch.start, ch.stop"
+            " FROM chunks ch JOIN messages m ON m.id = ch.message_id JOIN conversations c ON c.id = m.conversation_id"
+            " WHERE ch.id IN (SELECT chunk_id FROM embeddings WHERE model = ?)"
+            " ORDER BY c.provider, c.external_id, m.ordinal, m.id, ch.ordinal", [model])
+    try:
+        while batch := result.fetchmany(2048):
+            if keys is not None:
+                batch = [r for r in batch if (r[0], r[1]) in keys]
+            if not batch:
+                continue
+            chunk_ids = [r[4] for r in batch]
+            message_ids = sorted({r[5] for r in batch})
+            vectors = dict(lookup.execute(
+                f"SELECT chunk_id, vector FROM embeddings WHERE model = ? AND chunk_id IN ({_marks(chunk_ids)})",
+                [model, *chunk_ids]).fetchall())
+            texts = dict(lookup.execute(f"SELECT id, text FROM messages WHERE id IN ({_marks(message_ids)})",
+                                        message_ids).fetchall())
+            for provider, conv_id, message_id, ordinal, chunk_id, message_pk, start, stop in batch:
+                yield {"provider": provider, "conversation_id": conv_id, "message_id": message_id,
+                       "chunk": ordinal, "chunk_hash": content_hash(texts[message_pk][start:stop]),
+                       "vector": base64.b64encode(bytes(vectors[chunk_id])).decode("ascii")}
+    finally:
+        order.close()
+        lookup.close()
+
+
 def iter_embeddings(vault: Any, keys: set[tuple[str, str]] | None) -> tuple[dict[str, Any], Iterator[dict[str, Any]]]:
     """(header, rows) of the vectors the vault holds for the current model, keyed by message and chunk."""
     db = vault.db
@@ -189,37 +225,9 @@ def iter_embeddings(vault: Any, keys: set[tuple[str, str]] | None) -> tuple[dict
     model = models[0][0]
 
     def rows() -> Iterator[dict[str, Any]]:
-        # Cursors of their own read a consistent snapshot while the owner keeps serving on the main connection.
-        # Only the keys are sorted (a sort or join dragging every vector along outgrows DuckDB's memory limit at
-        # 100k messages); vectors and texts are then looked up by primary key, a batch at a time.
-        with vault.lock:
-            order = db.cursor()
-            lookup = db.cursor()
-            result = order.execute(
-                "SELECT c.provider, c.external_id, m.external_id, ch.ordinal, ch.id, m.id, ch.start, ch.stop"
-                " FROM chunks ch JOIN messages m ON m.id = ch.message_id JOIN conversations c ON c.id = m.conversation_id"
-                " WHERE ch.id IN (SELECT chunk_id FROM embeddings WHERE model = ?)"
-                " ORDER BY c.provider, c.external_id, m.ordinal, m.id, ch.ordinal", [model])
-        try:
-            while batch := result.fetchmany(2048):
-                if keys is not None:
-                    batch = [r for r in batch if (r[0], r[1]) in keys]
-                if not batch:
-                    continue
-                chunk_ids = [r[4] for r in batch]
-                message_ids = sorted({r[5] for r in batch})
-                vectors = dict(lookup.execute(
-                    f"SELECT chunk_id, vector FROM embeddings WHERE model = ? AND chunk_id IN ({_marks(chunk_ids)})",
-                    [model, *chunk_ids]).fetchall())
-                texts = dict(lookup.execute(f"SELECT id, text FROM messages WHERE id IN ({_marks(message_ids)})",
-                                            message_ids).fetchall())
-                for provider, conv_id, message_id, ordinal, chunk_id, message_pk, start, stop in batch:
-                    yield {"provider": provider, "conversation_id": conv_id, "message_id": message_id,
-                           "chunk": ordinal, "chunk_hash": content_hash(texts[message_pk][start:stop]),
-                           "vector": base64.b64encode(bytes(vectors[chunk_id])).decode("ascii")}
-        finally:
-            order.close()
-            lookup.close()
+        bulk = getattr(vault, "roomy", None)
+        with bulk() if bulk is not None else contextlib.nullcontext():
+            yield from _embedding_rows(vault, db, model, keys)
 
     dim = None
     with vault.lock:

@@ -6,6 +6,7 @@ background thread outside the lock, so a capture is acknowledged as soon as its 
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import heapq
 import json
@@ -43,6 +44,9 @@ SNAPSHOT_EVERY = 20_000  # chunks added or removed before an idle owner saves th
 # the owner reads by primary key and the index lives in our own arrays, so a small cache costs no latency.
 _DB_CONFIG: dict[str, Any] = {"autoinstall_known_extensions": False, "autoload_known_extensions": False,
                               "memory_limit": os.environ.get("SATCHEL_DB_MEMORY", "128MB")}
+# Bulk work (start-up, import, backups, compaction, export) gets this much while it runs: a sort or a join over a
+# million chunks does not fit the steady-state cache.
+BULK_DB_MEMORY = os.environ.get("SATCHEL_DB_BULK_MEMORY", "2GB")
 
 
 def content_hash(role: str, text: str) -> str:
@@ -222,6 +226,20 @@ class Vault:
             self._embedder = get_embedder()
         return self._embedder
 
+    @contextlib.contextmanager
+    def roomy(self) -> Iterator[None]:
+        """Raise DuckDB's memory limit for one bulk operation, then give the cache back."""
+        with self.lock:
+            self.db.execute(f"SET memory_limit = '{BULK_DB_MEMORY}'")
+        try:
+            yield
+        finally:
+            with self.lock:
+                try:
+                    self.db.execute(f"SET memory_limit = '{_DB_CONFIG['memory_limit']}'")
+                except duckdb.Error as exc:  # still pinned by a running query: the next bulk end retries
+                    log.warning("could not lower DuckDB's memory limit: %s", exc)
+
     # A chunk with its message's metadata and, for the first chunk of a message, the previous turn's text (it is
     # indexed with the chunk). {inner} narrows the conversations read, {outer} the chunks returned.
     _DOCS_SQL = """
@@ -246,6 +264,11 @@ class Vault:
     def _load_indexes(self) -> None:
         """Fill the in-memory retriever: from the snapshot the last clean stop saved, reconciled with the tables
         (chunks added or removed since are indexed or dropped), else from the tables."""
+        with self.roomy():
+            self._fill_indexes()
+        _release_freed_memory()
+
+    def _fill_indexes(self) -> None:
         state = snapshot.load(self.home, self._snapshot_settings())
         if state is not None:
             try:
@@ -256,12 +279,10 @@ class Vault:
                 self.retriever = restored
                 self._saved_changes = restored.changes  # what the snapshot holds; catching up is a change
                 if self._catch_up():
-                    _release_freed_memory()
                     return
                 self._saved_changes = -1
                 self.retriever = Retriever(self.retriever.dim, self.retriever.config)
         self._rebuild_indexes()
-        _release_freed_memory()
 
     def _catch_up(self) -> bool:
         """Bring a restored index in line with the tables. False when so much changed that a rebuild is cheaper."""
@@ -352,12 +373,14 @@ class Vault:
         self.retriever.add_documents([_doc(row) for row in rows])
 
     def _load_vectors(self) -> None:
-        cursor = self.db.execute("SELECT chunk_id, vector FROM embeddings WHERE model = ?", [self.embedder.model_id])
-        while rows := cursor.fetchmany(LOAD_BATCH):
-            matrix = np.frombuffer(b"".join(r[1] for r in rows), dtype="<f4").reshape(len(rows), -1)
-            self.retriever.add_vectors([r[0] for r in rows], matrix)
-        self._unembedded = None
-        self._pending_chunks()
+        with self.roomy():
+            cursor = self.db.execute("SELECT chunk_id, vector FROM embeddings WHERE model = ?",
+                                     [self.embedder.model_id])
+            while rows := cursor.fetchmany(LOAD_BATCH):
+                matrix = np.frombuffer(b"".join(r[1] for r in rows), dtype="<f4").reshape(len(rows), -1)
+                self.retriever.add_vectors([r[0] for r in rows], matrix)
+            self._unembedded = None
+            self._pending_chunks()
         _release_freed_memory()
 
     def _pending_chunks(self) -> set[int]:
@@ -390,7 +413,7 @@ class Vault:
         """Several conversations in one transaction: all of them land, or none."""
         totals = {"conversations": 0, "added": 0, "updated": 0, "unchanged": 0}
         all_docs: list[Doc] = []
-        with self.lock:
+        with self.lock, self.roomy():
             saved_ids = dict(self._next_id)
             self._begin()
             # Bulk mode: conversation keys are looked up once, and the rows of conversations new to the vault
@@ -442,7 +465,8 @@ class Vault:
         if total < COMPACT_MIN_BLOCKS or free < total * COMPACT_FREE_SHARE:
             return False
         try:
-            self.db = backup.compact(self.db, self.home, _DB_CONFIG)
+            with self.roomy():
+                self.db = backup.compact(self.db, self.home, _DB_CONFIG)
         except (DiskFull, duckdb.Error, OSError) as exc:
             log.warning("could not compact the vault: %s", exc)
             return False
@@ -933,7 +957,8 @@ class Vault:
         from satchel.vault import backup
 
         try:
-            self.db = backup.compact(self.db, self.home, _DB_CONFIG)
+            with self.roomy():
+                self.db = backup.compact(self.db, self.home, _DB_CONFIG)
         except DiskFull:
             log.error("no room to compact the vault after forget; forgotten rows stay in free blocks until then")
         if everything:
@@ -945,7 +970,7 @@ class Vault:
         """A daily restore point (called by the owner's background loop)."""
         from satchel.vault import backup
 
-        with self.lock:
+        with self.lock, self.roomy():
             backup.rotate(self.db, self.home)
 
     # ----------------------------------------------------------------- stats
