@@ -373,15 +373,29 @@ class Vault:
         self.retriever.add_documents([_doc(row) for row in rows])
 
     def _load_vectors(self) -> None:
-        with self.roomy():
-            cursor = self.db.execute("SELECT chunk_id, vector FROM embeddings WHERE model = ?",
-                                     [self.embedder.model_id])
-            while rows := cursor.fetchmany(LOAD_BATCH):
-                matrix = np.frombuffer(b"".join(r[1] for r in rows), dtype="<f4").reshape(len(rows), -1)
-                self.retriever.add_vectors([r[0] for r in rows], matrix)
+        """Read every vector of the current model into the retriever. A cursor of its own streams them while the
+        owner keeps answering (10 s at a million chunks); the lock is taken per batch. A chunk forgotten meanwhile
+        is unknown to the retriever and skipped; one captured meanwhile is in the pending set read after."""
+        sql = "SELECT chunk_id, vector FROM embeddings WHERE model = ?"
+        with self.lock:
+            cursor = self.db.cursor()
+        try:
+            self._add_vector_batches(cursor.execute(sql, [self.embedder.model_id]))
+        except duckdb.Error:  # the connection was swapped by a compaction: read again, holding the lock
+            with self.lock:
+                self._add_vector_batches(self.db.execute(sql, [self.embedder.model_id]))
+        finally:
+            cursor.close()
+        with self.lock, self.roomy():
             self._unembedded = None
             self._pending_chunks()
         _release_freed_memory()
+
+    def _add_vector_batches(self, result: Any) -> None:
+        while rows := result.fetchmany(LOAD_BATCH):
+            matrix = np.frombuffer(b"".join(r[1] for r in rows), dtype="<f4").reshape(len(rows), -1)
+            with self.lock:
+                self.retriever.add_vectors([r[0] for r in rows], matrix)
 
     def _pending_chunks(self) -> set[int]:
         """Chunk ids still to embed: read once from the tables, then kept up to date in memory (a scan per
@@ -1004,8 +1018,7 @@ class Vault:
 
     def _embed_loop(self) -> None:
         try:
-            with self.lock:
-                self._load_vectors()
+            self._load_vectors()
             # The query session is built here, before this thread lowers its priority: the ONNX worker
             # threads it starts inherit the priority of the thread that builds it.
             warm_up = getattr(self.embedder, "warm_up", None)
