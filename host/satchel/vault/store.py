@@ -44,9 +44,11 @@ SNAPSHOT_EVERY = 20_000  # chunks added or removed before an idle owner saves th
 # the owner reads by primary key and the index lives in our own arrays, so a small cache costs no latency.
 _DB_CONFIG: dict[str, Any] = {"autoinstall_known_extensions": False, "autoload_known_extensions": False,
                               "memory_limit": os.environ.get("SATCHEL_DB_MEMORY", "128MB")}
-# Bulk work (start-up, import, backups, compaction, export) gets this much while it runs: a sort or a join over a
-# million chunks does not fit the steady-state cache.
-BULK_DB_MEMORY = os.environ.get("SATCHEL_DB_BULK_MEMORY", "2GB")
+# Reads that sort or join every chunk (rebuilding the index, the embedding backlog at start, exporting vectors) get
+# this much while they run: at a million chunks they may not fit the steady-state cache. Imports stream within it
+# (1M messages imported under 128 MB), as do backups and compaction (a 100k vault compacted under 128 MB in 3 s);
+# lending them more would only let DuckDB's cache, and the owner's peak memory, grow.
+BULK_DB_MEMORY = os.environ.get("SATCHEL_DB_BULK_MEMORY", "1GB")
 
 
 def content_hash(role: str, text: str) -> str:
@@ -373,29 +375,27 @@ class Vault:
         self.retriever.add_documents([_doc(row) for row in rows])
 
     def _load_vectors(self) -> None:
-        """Read every vector of the current model into the retriever. A cursor of its own streams them while the
-        owner keeps answering (10 s at a million chunks); the lock is taken per batch. A chunk forgotten meanwhile
-        is unknown to the retriever and skipped; one captured meanwhile is in the pending set read after."""
-        sql = "SELECT chunk_id, vector FROM embeddings WHERE model = ?"
+        """Read every vector of the current model into the retriever, a range of chunk ids at a time, taking the
+        lock per range so the owner keeps answering meanwhile. A chunk forgotten meanwhile is unknown to the
+        retriever and skipped; one captured meanwhile is in the pending set read after."""
+        model = self.embedder.model_id
         with self.lock:
-            cursor = self.db.cursor()
-        try:
-            self._add_vector_batches(cursor.execute(sql, [self.embedder.model_id]))
-        except duckdb.Error:  # the connection was swapped by a compaction: read again, holding the lock
+            low, high = self.db.execute("SELECT min(chunk_id), max(chunk_id) FROM embeddings WHERE model = ?",
+                                        [model]).fetchone()
+        # By ranges of chunk ids: each statement reads at most LOAD_BATCH rows, so the lock is held for ≈20 ms at a
+        # time and no open result has to survive a compaction swapping the connection.
+        for start in range(low or 0, (high or -1) + 1, LOAD_BATCH):
             with self.lock:
-                self._add_vector_batches(self.db.execute(sql, [self.embedder.model_id]))
-        finally:
-            cursor.close()
+                rows = self.db.execute(
+                    "SELECT chunk_id, vector FROM embeddings WHERE model = ? AND chunk_id BETWEEN ? AND ?",
+                    [model, start, start + LOAD_BATCH - 1]).fetchall()
+                if rows:
+                    matrix = np.frombuffer(b"".join(r[1] for r in rows), dtype="<f4").reshape(len(rows), -1)
+                    self.retriever.add_vectors([r[0] for r in rows], matrix)
         with self.lock, self.roomy():
             self._unembedded = None
             self._pending_chunks()
         _release_freed_memory()
-
-    def _add_vector_batches(self, result: Any) -> None:
-        while rows := result.fetchmany(LOAD_BATCH):
-            matrix = np.frombuffer(b"".join(r[1] for r in rows), dtype="<f4").reshape(len(rows), -1)
-            with self.lock:
-                self.retriever.add_vectors([r[0] for r in rows], matrix)
 
     def _pending_chunks(self) -> set[int]:
         """Chunk ids still to embed: read once from the tables, then kept up to date in memory (a scan per
@@ -427,7 +427,7 @@ class Vault:
         """Several conversations in one transaction: all of them land, or none."""
         totals = {"conversations": 0, "added": 0, "updated": 0, "unchanged": 0}
         all_docs: list[Doc] = []
-        with self.lock, self.roomy():
+        with self.lock:
             saved_ids = dict(self._next_id)
             self._begin()
             # Bulk mode: conversation keys are looked up once, and the rows of conversations new to the vault
@@ -479,8 +479,7 @@ class Vault:
         if total < COMPACT_MIN_BLOCKS or free < total * COMPACT_FREE_SHARE:
             return False
         try:
-            with self.roomy():
-                self.db = backup.compact(self.db, self.home, _DB_CONFIG)
+            self.db = backup.compact(self.db, self.home, _DB_CONFIG)
         except (DiskFull, duckdb.Error, OSError) as exc:
             log.warning("could not compact the vault: %s", exc)
             return False
@@ -971,8 +970,7 @@ class Vault:
         from satchel.vault import backup
 
         try:
-            with self.roomy():
-                self.db = backup.compact(self.db, self.home, _DB_CONFIG)
+            self.db = backup.compact(self.db, self.home, _DB_CONFIG)
         except DiskFull:
             log.error("no room to compact the vault after forget; forgotten rows stay in free blocks until then")
         if everything:
@@ -984,7 +982,7 @@ class Vault:
         """A daily restore point (called by the owner's background loop)."""
         from satchel.vault import backup
 
-        with self.lock, self.roomy():
+        with self.lock:
             backup.rotate(self.db, self.home)
 
     # ----------------------------------------------------------------- stats
@@ -997,7 +995,8 @@ class Vault:
                 "SELECT c.provider, count(*) FROM messages m JOIN conversations c ON c.id = m.conversation_id"
                 " GROUP BY 1 ORDER BY 2 DESC").fetchall())
             (memories,) = self.db.execute("SELECT count(*) FROM memories WHERE status = 'active'").fetchone()
-            model = self._embedder.model_id if self._embedder is not None else None
+            # The model is reported once its vectors are in memory: until then vector search is not live.
+            model = self._embedder.model_id if self._embedder is not None and self._unembedded is not None else None
             (embedded,) = self.db.execute(
                 "SELECT count(*) FROM embeddings WHERE model = ?", [model]).fetchone() if model else (0,)
         path = self.home / VAULT_FILE
