@@ -46,7 +46,8 @@ def run_node(tmp_path: Path, body: str) -> dict:
     script = tmp_path / "case.mjs"
     script.write_text(
         f'import {{ setConnect, fakePort }} from "./fake_api.mjs";\n'
-        f'const ext = (p) => import("{(ROOT / "extension").as_uri()}/" + p);\n'
+        f'const root = new URL("{(ROOT / "extension").as_uri()}/");\n'
+        "const ext = (p) => import(new URL(p, root));\n"
         f"const out = await (async () => {{\n{body}\n}})();\n"
         "console.log(JSON.stringify(out));\n"
         "process.exit(0);\n"  # background timers (reconnect backoff) would keep node alive
@@ -220,10 +221,7 @@ FORMAT = r"""
 def test_unticked_sources_leave_the_hosts_delimited_block(tmp_path):
     out = run_node(
         tmp_path,
-        "const root = new URL('"
-        + (ROOT / "extension").as_uri()
-        + "/');\n"
-        + FORMAT
+        FORMAT
         + r"""
       const data = { text: "<ctx>\nA\n\nB\n</ctx>", open: "<ctx>", close: "</ctx>",
                      sources: [{ text: "### one\n> A", provider: "x" }, { text: "### two\n> B", provider: "y" }] };
@@ -271,10 +269,7 @@ ROUTER = r"""
 def test_message_table_gives_each_sender_only_its_tier(tmp_path):
     out = run_node(
         tmp_path,
-        "const root = new URL('"
-        + (ROOT / "extension").as_uri()
-        + "/');\n"
-        + ROUTER
+        ROUTER
         + r"""
       return {
         contentSearch: await code({ action: "search", args: { query: "x" } }, content),
@@ -314,10 +309,7 @@ def test_message_table_gives_each_sender_only_its_tier(tmp_path):
 def test_keyboard_command_grants_the_tab_one_context_request(tmp_path):
     out = run_node(
         tmp_path,
-        "const root = new URL('"
-        + (ROOT / "extension").as_uri()
-        + "/');\n"
-        + ROUTER
+        ROUTER
         + r"""
       let nonce = null;
       chrome.tabs.sendMessage = async (tabId, m) => { if (tabId === 7) nonce = m.nonce; return {}; };
