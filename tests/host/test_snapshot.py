@@ -36,16 +36,13 @@ def no_rebuild(monkeypatch):
     monkeypatch.setattr(Vault, "_rebuild_indexes", refuse)
 
 
-def test_clean_stop_saves_and_next_start_loads_the_same_index(satchel_home, monkeypatch):
+def test_clean_stop_saves_and_next_start_loads_the_same_index(satchel_home, request):
     vault = Vault.open(satchel_home, background_embedding=False)
     fill(vault)
     before = ranked(vault, "prune water sprouts gardener7")
     vault.close()
     assert (satchel_home / snapshot.INDEX_DIR / "manifest.json").exists()
-
-    def refuse(self):
-        raise AssertionError("rebuilt the index from the tables")
-    monkeypatch.setattr(Vault, "_rebuild_indexes", refuse)
+    request.getfixturevalue("no_rebuild")
     again = Vault.open(satchel_home, background_embedding=False)
     try:
         assert before and ranked(again, "prune water sprouts gardener7") == before
@@ -57,7 +54,7 @@ def test_clean_stop_saves_and_next_start_loads_the_same_index(satchel_home, monk
         again.close()
 
 
-def test_changes_after_the_snapshot_are_caught_up_at_start(satchel_home, monkeypatch):
+def test_changes_after_the_snapshot_are_caught_up_at_start(satchel_home, monkeypatch, request):
     vault = Vault.open(satchel_home, background_embedding=False)
     fill(vault)
     vault.close()
@@ -65,13 +62,10 @@ def test_changes_after_the_snapshot_are_caught_up_at_start(satchel_home, monkeyp
     # What happens before a crash: new turns, a streamed answer replaced in place; no clean stop to save them.
     vault.capture(conv(50), turns("Which rootstock for a dwarf pear?", "Quince A keeps it small."))
     vault.capture(conv(3), turns("How do I prune apple tree number 3?", "Leave the leader; snip the tips."))
-    monkeypatch.setattr(Vault, "save_index_snapshot", lambda self, **kw: False)
+    monkeypatch.setattr(Vault, "save_index_snapshot", lambda self: False)
     vault.close()
     monkeypatch.undo()
-
-    def refuse(self):
-        raise AssertionError("rebuilt the index from the tables")
-    monkeypatch.setattr(Vault, "_rebuild_indexes", refuse)
+    request.getfixturevalue("no_rebuild")
     caught_up = Vault.open(satchel_home, background_embedding=False)
     got_new = ranked(caught_up, "dwarf pear rootstock")
     got_edit = ranked(caught_up, "snip the tips leader")

@@ -138,3 +138,18 @@ def test_a_typed_search_finds_a_literal_word_that_injected_context_would_not(vau
                              ("user", "unrelated filler text about cooking rice")))
     vault.embed_pending()
     assert vault.search("derailleur", strict=False)[0]["text"] == "my bike needs a new derailleur hanger"
+
+
+def test_bulk_work_borrows_memory_and_gives_it_back(vault):
+    """DuckDB's cache stays small between requests; only a bulk read gets the larger limit, and only while it runs,
+    even when it fails."""
+    def limit() -> str:
+        return vault.db.execute("SELECT current_setting('memory_limit')").fetchone()[0]
+
+    steady = limit()
+    with vault.roomy():
+        assert limit() != steady
+    assert limit() == steady
+    with pytest.raises(RuntimeError), vault.roomy():
+        raise RuntimeError("a bulk read that failed")
+    assert limit() == steady

@@ -13,7 +13,6 @@ million rows) and at most one block is partly empty.
 
 from __future__ import annotations
 
-import os
 import threading
 from concurrent.futures import ThreadPoolExecutor
 
@@ -31,13 +30,11 @@ def _helper() -> ThreadPoolExecutor | None:
     """One helper thread for scans, where the machine has a second core."""
     global _pool
     if _pool is None:
+        from satchel.embed.onnx import default_threads  # cores available to this process, at most 2
+
         with _pool_lock:
             if _pool is None:
-                try:
-                    cores = len(os.sched_getaffinity(0))
-                except (AttributeError, OSError):
-                    cores = os.cpu_count() or 1
-                if cores < 2:
+                if default_threads() < 2:
                     return None
                 _pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="satchel-scan")
     return _pool

@@ -324,11 +324,11 @@ class Vault:
             self.retriever.add_documents([_doc(row) for row in rows])
             start = stop
 
-    def save_index_snapshot(self, *, force: bool = False) -> bool:
+    def save_index_snapshot(self) -> bool:
         """Save the keyword index if it changed since it was loaded or last saved. The lock is held only to take
         the arrays (segments are immutable); writing happens outside it."""
         with self.lock:
-            if self.retriever.changes == self._saved_changes and not force:
+            if self.retriever.changes == self._saved_changes:
                 return False
             state = self.retriever.state()
             changes = self.retriever.changes
